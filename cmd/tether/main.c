@@ -1,0 +1,5 @@
+/* cmd/tether/main.c - placeholder. */
+int main(void)
+{
+    return 0;
+}
