@@ -36,6 +36,12 @@ struct tt_route_backend {
     const struct tt_route_endpoint *endpoints;
 };
 
+/* Per-rule behaviour that comes from annotations and flags; copied into the table. Later
+ * issues add the affinity and canary policies here. */
+struct tt_route_policy {
+    uint64_t max_body;            /* request body limit in bytes (proxy-body-size); 0 = none */
+};
+
 struct tt_route_rule {
     const char *host;             /* lower-case; "" = any host; "*.foo.com" = wildcard */
     const char *path;
@@ -43,11 +49,13 @@ struct tt_route_rule {
     enum tt_path_type type;
     const struct tt_route_backend *backend;
     const char *ingress;          /* "ns/name" of the Ingress that declared it, for logs */
+    struct tt_route_policy policy;
 };
 
 struct tt_route_match {
     const struct tt_route_rule *rule;       /* NULL when a default backend answered */
     const struct tt_route_backend *backend; /* NULL: nothing matched, answer 404 */
+    const struct tt_route_policy *policy;   /* non-NULL whenever backend is */
 };
 
 /* Input to the builder for one endpoint. |ip| is a numeric IPv4 or IPv6 address. */
@@ -75,17 +83,17 @@ int tt_route_builder_add_backend(struct tt_route_builder *b, const char *ns, con
  * least one more label. Host matching is case-insensitive (stored lower-case); path matching is
  * case-sensitive. Exact and Prefix paths must start with '/'. When the same host, path and type
  * were already added, the first one wins and TT_EEXIST is returned, so callers add Ingresses in
- * precedence order (oldest first). Returns 0, TT_EINVAL (reason in |err|), TT_EEXIST or
+ * precedence order (oldest first). |policy| NULL means all-zero. Returns 0, TT_EINVAL (reason in |err|), TT_EEXIST or
  * TT_ENOMEM. */
 int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, const char *path,
                               enum tt_path_type type, int backend, const char *ingress,
-                              struct tt_err *err);
+                              const struct tt_route_policy *policy, struct tt_err *err);
 
 /* Sets the backend used when a host matched but no path did (|host| non-empty), or when
- * nothing matched at all (|host| NULL or ""). First call for a given host wins: returns
- * TT_EEXIST afterwards. */
+ * nothing matched at all (|host| NULL or ""). |policy| NULL means all-zero. First call for a
+ * given host wins: returns TT_EEXIST afterwards. */
 int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, int backend,
-                                 struct tt_err *err);
+                                 const struct tt_route_policy *policy, struct tt_err *err);
 
 /* Turns the builder into a table with refcount 1; the builder is consumed either way.
  * Returns NULL on out of memory. */
