@@ -1,0 +1,106 @@
+/* proxy/internal.h - structures shared by the files of lib/proxy; not for other modules.
+ * Threads: everything here belongs to one worker loop except the fields marked "under mu"
+ * and the atomic counters. */
+#ifndef TT_PROXY_INTERNAL_H
+#define TT_PROXY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "proxy/proxy.h"
+#include "route/route.h"
+
+#define TT_IOBUF_SIZE   (64 * 1024) /* read buffer per connection direction */
+#define TT_POOL_BUCKETS 256
+
+struct tt_session;
+struct tt_upconn;
+
+struct tt_worker_counters {
+    atomic_ullong accepted, active, requests, upstream_connects, upstream_reuses,
+        upstream_failures;
+    atomic_ullong by_class[6];
+};
+
+struct tt_worker {
+    uv_loop_t loop;
+    uv_thread_t thread;
+    int id;
+    int listen_fd;
+    uv_tcp_t listener;
+    uv_async_t async;                /* publish and stop wake-ups */
+    uv_timer_t grace_timer;
+    struct tt_proxy *proxy;
+    const struct tt_proxy_config *cfg;
+
+    pthread_mutex_t mu;
+    struct tt_route_table *pending;  /* under mu: newest table not yet taken */
+    int stop_requested;              /* under mu */
+
+    struct tt_route_table *table;    /* current; loop only */
+    uint32_t *rr;                    /* round-robin cursor per backend index of |table| */
+    size_t n_rr;
+
+    struct tt_session *sessions;     /* intrusive list of live client sessions */
+    size_t n_sessions;
+    struct tt_upconn *pool[TT_POOL_BUCKETS]; /* idle upstream connections by endpoint id hash */
+    size_t n_upconns;                /* live upstream connections (pooled or busy) */
+    bool draining;
+    bool listener_closed;
+
+    char *free_bufs[32];             /* recycled TT_IOBUF_SIZE buffers */
+    unsigned n_free_bufs;
+    uint64_t rng[4];                 /* xoshiro256** state for request ids */
+    struct tt_worker_counters c;
+};
+
+struct tt_proxy {
+    struct tt_proxy_config cfg;
+    struct tt_worker *workers;
+    int n_workers;
+    atomic_bool ready;
+    atomic_ullong generation;
+};
+
+/* worker.c */
+char *tt_worker__buf_get(struct tt_worker *w);             /* NULL on OOM */
+void tt_worker__buf_put(struct tt_worker *w, char *buf);   /* NULL is a no-op */
+void tt_worker__request_id(struct tt_worker *w, char out[33]);
+void tt_worker__maybe_exit(struct tt_worker *w);           /* loop: stop when drained */
+
+/* session.c */
+void tt_session__accept(struct tt_worker *w);
+void tt_session__drain_all(struct tt_worker *w, bool force);
+
+/* pool.c: idle upstream connections, keyed by endpoint id. */
+struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id);
+void tt_pool__put(struct tt_worker *w, struct tt_upconn *u);
+void tt_pool__remove(struct tt_worker *w, struct tt_upconn *u);
+void tt_pool__close_all(struct tt_worker *w);
+
+/* An upstream connection. Owned by a session while in use, by the pool while idle. */
+struct tt_upconn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t connect_req;
+    int open_handles;
+    bool connected;
+    bool closing;
+    bool pooled;
+    struct tt_worker *w;
+    struct tt_session *s;            /* NULL while pooled */
+    struct tt_upconn *pool_next;
+    char *id;                        /* owned copy of the endpoint id */
+    char text[56];                   /* "ip:port" for logs */
+    uint32_t requests;
+    char *in;                        /* read buffer while in use */
+    size_t in_len, in_off;
+};
+
+void tt_upconn__close(struct tt_upconn *u); /* idempotent; memory freed in close_cb */
+
+#endif
