@@ -79,8 +79,12 @@ struct tt_session {
     bool reading;
     bool eof;
     enum pause_reason req_pause;
+    bool parse_pending;            /* paused at the head: llhttp must run once more, even on
+                                    * zero bytes, to finish a bodyless message */
     uint64_t head_deadline;        /* ms; set when the first byte of a request arrives */
     struct tt_http_head req;
+    const char *exec_end;          /* end of the bytes given to the running llhttp_execute */
+    bool value_at_end;             /* the last header-value piece ended at exec_end */
     int req_error;                 /* status chosen by a callback that failed the parse */
 
     /* the current exchange */
@@ -440,7 +444,7 @@ static void do_shutdown(uv_stream_t *st)
 
 static bool want_client_read(const struct tt_session *s)
 {
-    if (s->eof || s->in_off < s->in_len)
+    if (s->eof || s->in_off < s->in_len || s->parse_pending)
         return false; /* unparsed bytes first */
     switch (s->phase) {
     case PH_IDLE:
@@ -608,8 +612,8 @@ static void do_parse_error(struct tt_session *s, llhttp_errno_t e)
 
 static void do_parse_client(struct tt_session *s)
 {
-    while (s->in_off < s->in_len && s->phase != PH_CLOSING) {
-        const char *start = s->in + s->in_off;
+    while ((s->in_off < s->in_len || s->parse_pending) && s->phase != PH_CLOSING) {
+        const char *start = s->in != NULL ? s->in + s->in_off : "";
         llhttp_errno_t e;
 
         if (s->phase == PH_TUNNEL) {
@@ -626,11 +630,15 @@ static void do_parse_client(struct tt_session *s)
             break;
         }
         s->req_pause = PAUSE_NONE;
+        s->parse_pending = false;
+        s->exec_end = start + (s->in_len - s->in_off);
         e = llhttp_execute(&s->rp, start, s->in_len - s->in_off);
         if (e == HPE_OK) {
             s->in_off = s->in_len;
         } else if (e == HPE_PAUSED) {
             s->in_off = (size_t)(llhttp_get_error_pos(&s->rp) - s->in);
+            if (s->req_pause == PAUSE_HEAD)
+                s->parse_pending = true;
             llhttp_resume(&s->rp);
         } else if (e == HPE_PAUSED_UPGRADE) {
             s->in_off = (size_t)(llhttp_get_error_pos(&s->rp) - s->in);
@@ -661,6 +669,7 @@ static void finish_bodyless_request(struct tt_session *s)
     if (s->req_done)
         return;
     s->req_pause = PAUSE_NONE;
+    s->parse_pending = false;
     e = llhttp_execute(&s->rp, at, 0);
     if (e == HPE_PAUSED && s->req_pause == PAUSE_DONE) {
         llhttp_resume(&s->rp);
@@ -715,6 +724,14 @@ static int on_req_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_req_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct tt_session *s = p->data;
+    /* llhttp joins obs-fold continuation lines into the value instead of rejecting them. A
+     * value legitimately arrives in several pieces only when a read boundary cut it; a
+     * continuation after a piece that ended mid-buffer is a fold (RFC 9112 §5.2: reject). */
+    if (s->req.last == 3 && !s->value_at_end) {
+        s->req_error = 400;
+        return -1;
+    }
+    s->value_at_end = at + n == s->exec_end;
     return head_status(s, tt_http_head_value(&s->req, at, n));
 }
 
@@ -1153,6 +1170,12 @@ static void do_send_head(struct tt_session *s)
     }
     wb_str(b, " HTTP/1.1\r\n");
     copy_end_to_end(b, &s->req, is_replaced_header, false);
+    if (s->host.len == 0) {
+        /* HTTP/1.0 without Host: upstreams speak 1.1 and require one (RFC 9112 §3.2). */
+        wb_str(b, "Host: ");
+        wb_str(b, s->endpoint->text);
+        wb_copy(b, "\r\n", 2);
+    }
     add_forwarded(s, b);
     if (s->req_chunked)
         wb_str(b, "Transfer-Encoding: chunked\r\n");
@@ -1213,7 +1236,7 @@ static void on_up_write(uv_write_t *req, int status)
     }
     if (s->eof && s->phase == PH_TUNNEL && s->up != NULL)
         do_shutdown((uv_stream_t *)&s->up->tcp);
-    if (s->in_off < s->in_len)
+    if (s->in_off < s->in_len || s->parse_pending)
         do_parse_client(s);
     else
         update_reading(s);
