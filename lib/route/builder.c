@@ -1,0 +1,615 @@
+/* route/builder.c - collects backends, rules and defaults, then packs them into a table.
+ * The builder grows ordinary heap arrays while the control plane adds Ingresses one by one;
+ * finish() sizes everything once and copies it into a single block, so a published table is
+ * one allocation that any thread can release with one tt_free. Every add_* call either fully
+ * succeeds or leaves the builder as it was, so a rejected or out-of-memory rule can never leave
+ * behind a half-made host entry that would change which host a request selects. */
+#include "route/internal.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/base.h"
+
+#define NONE UINT32_MAX
+
+struct build_backend {
+    char *name; /* "ns/svc:port" */
+    size_t name_len;
+    uint32_t hash;
+    struct tt_route_endpoint *eps; /* id still NULL: set when the table is packed */
+    uint32_t n_eps;
+};
+
+struct build_rule {
+    char *path;
+    uint32_t path_len;
+    char *norm; /* Prefix and ImplementationSpecific: normalized path; Exact: NULL */
+    uint32_t norm_len;
+    enum tt_path_type type;
+    uint32_t backend;
+    uint32_t seq; /* insertion order within the host, the final tie-breaker */
+    char *ingress;
+    struct tt_route_policy policy;
+};
+
+struct build_host {
+    char *name; /* lower-case, "*." kept for wildcards; NULL for the any-host entry */
+    size_t name_len;
+    bool wildcard;
+    uint32_t hash;
+    struct build_rule *rules;
+    uint32_t n_rules;
+    uint32_t cap_rules;
+    bool has_default;
+    uint32_t def_backend;
+    struct tt_route_policy def_policy;
+};
+
+struct tt_route_builder {
+    struct build_backend *backends;
+    uint32_t n_backends;
+    uint32_t cap_backends;
+    struct tt_route__index backend_ix; /* name -> backends[] */
+    struct build_host *hosts;          /* [0] is the any-host entry */
+    uint32_t n_hosts;
+    uint32_t cap_hosts;
+    struct tt_route__index host_ix; /* name as written ("*.x" for wildcards) -> hosts[] */
+    uint32_t n_rules;
+};
+
+/* Makes room for |need| elements of |size| bytes in the array that |arrp| points to (any
+ * object pointer; memcpy keeps this free of type punning). On failure nothing changes. */
+static int grow(void *arrp, uint32_t *cap, uint32_t need, size_t size)
+{
+    uint32_t n = *cap != 0 ? *cap : 4;
+    void *arr;
+    void *p;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need) {
+        if (n > UINT32_MAX / 2)
+            return TT_ENOMEM;
+        n *= 2;
+    }
+    memcpy(&arr, arrp, sizeof(arr));
+    if ((size_t)n > SIZE_MAX / size || (p = tt_realloc(arr, (size_t)n * size)) == NULL)
+        return TT_ENOMEM;
+    memcpy(arrp, &p, sizeof(p));
+    *cap = n;
+    return 0;
+}
+
+static uint32_t find_host(const struct tt_route_builder *b, const char *name, size_t len,
+                          uint32_t hash)
+{
+    const struct tt_route__index *ix = &b->host_ix;
+
+    if (ix->slots == NULL)
+        return NONE;
+    for (uint32_t i = hash & ix->mask; ix->slots[i].idx1 != 0; i = (i + 1) & ix->mask) {
+        const struct build_host *h = &b->hosts[ix->slots[i].idx1 - 1];
+        if (ix->slots[i].hash == hash && h->name_len == len && memcmp(h->name, name, len) == 0)
+            return ix->slots[i].idx1 - 1;
+    }
+    return NONE;
+}
+
+static uint32_t find_backend(const struct tt_route_builder *b, const char *name, size_t len,
+                             uint32_t hash)
+{
+    const struct tt_route__index *ix = &b->backend_ix;
+
+    if (ix->slots == NULL)
+        return NONE;
+    for (uint32_t i = hash & ix->mask; ix->slots[i].idx1 != 0; i = (i + 1) & ix->mask) {
+        const struct build_backend *be = &b->backends[ix->slots[i].idx1 - 1];
+        if (ix->slots[i].hash == hash && be->name_len == len && memcmp(be->name, name, len) == 0)
+            return ix->slots[i].idx1 - 1;
+    }
+    return NONE;
+}
+
+/* Adds a host entry with room for |rules_cap| rules. All-or-nothing. */
+static int add_host(struct tt_route_builder *b, const char *name, size_t len, bool wildcard,
+                    uint32_t hash, uint32_t rules_cap, uint32_t *idx)
+{
+    struct build_host h = {0};
+
+    if (b->n_hosts == UINT32_MAX - 1 ||
+        grow(&b->hosts, &b->cap_hosts, b->n_hosts + 1, sizeof(*b->hosts)) != 0 ||
+        tt_route__index_reserve(&b->host_ix, b->host_ix.count + 1) != 0)
+        return TT_ENOMEM;
+    if ((h.name = tt_strndup(name, len)) == NULL)
+        goto fail;
+    if (rules_cap > 0 && (h.rules = tt_malloc(rules_cap * sizeof(*h.rules))) == NULL)
+        goto fail;
+    h.name_len = len;
+    h.wildcard = wildcard;
+    h.hash = hash;
+    h.cap_rules = rules_cap;
+    *idx = b->n_hosts;
+    b->hosts[b->n_hosts++] = h;
+    tt_route__index_put(&b->host_ix, hash, *idx);
+    return 0;
+fail:
+    tt_free(h.name);
+    return TT_ENOMEM;
+}
+
+static void rule_dispose(struct build_rule *r)
+{
+    tt_free(r->path);
+    tt_free(r->norm);
+    tt_free(r->ingress);
+}
+
+struct tt_route_builder *tt_route_builder_new(void)
+{
+    struct tt_route_builder *b;
+
+    if ((b = tt_calloc(1, sizeof(*b))) == NULL)
+        return NULL;
+    if (grow(&b->hosts, &b->cap_hosts, 1, sizeof(*b->hosts)) != 0) {
+        tt_free(b);
+        return NULL;
+    }
+    memset(&b->hosts[0], 0, sizeof(b->hosts[0]));
+    b->n_hosts = 1;
+    return b;
+}
+
+void tt_route_builder_free(struct tt_route_builder *b)
+{
+    if (b == NULL)
+        return;
+    for (uint32_t i = 0; i < b->n_backends; i++) {
+        tt_free(b->backends[i].name);
+        tt_free(b->backends[i].eps);
+    }
+    for (uint32_t i = 0; i < b->n_hosts; i++) {
+        for (uint32_t j = 0; j < b->hosts[i].n_rules; j++)
+            rule_dispose(&b->hosts[i].rules[j]);
+        tt_free(b->hosts[i].rules);
+        tt_free(b->hosts[i].name);
+    }
+    tt_free(b->backends);
+    tt_free(b->hosts);
+    tt_route__index_dispose(&b->backend_ix);
+    tt_route__index_dispose(&b->host_ix);
+    tt_free(b);
+}
+
+/* Parses one endpoint; false when the ip is not a numeric IPv4 or IPv6 address. */
+static bool parse_endpoint(const struct tt_route_endpoint_spec *spec, struct tt_route_endpoint *ep)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    memset(ep, 0, sizeof(*ep));
+    if (spec->ip == NULL)
+        return false;
+    if (inet_pton(AF_INET, spec->ip, &((struct sockaddr_in *)&ep->addr)->sin_addr) == 1) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(spec->port);
+        ep->addr_len = sizeof(*sin);
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        snprintf(ep->text, sizeof(ep->text), "%s:%u", ip, (unsigned)spec->port);
+        return true;
+    }
+    if (inet_pton(AF_INET6, spec->ip, &((struct sockaddr_in6 *)&ep->addr)->sin6_addr) == 1) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->addr;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(spec->port);
+        ep->addr_len = sizeof(*sin6);
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        snprintf(ep->text, sizeof(ep->text), "[%s]:%u", ip, (unsigned)spec->port);
+        return true;
+    }
+    memset(ep, 0, sizeof(*ep));
+    return false;
+}
+
+/* Copies the endpoints that parse, dropping repeats of the same address and port; the first
+ * occurrence keeps its place so the order the control plane gave survives. */
+static int copy_endpoints(const struct tt_route_endpoint_spec *eps, size_t n_eps,
+                          struct tt_route_endpoint **out, uint32_t *n_out)
+{
+    struct tt_route_endpoint *arr = NULL;
+    struct tt_route__index seen = {0};
+    uint32_t n = 0;
+
+    *out = NULL;
+    *n_out = 0;
+    if (n_eps == 0)
+        return 0;
+    if (n_eps > UINT32_MAX / 4 || (arr = tt_calloc(n_eps, sizeof(*arr))) == NULL ||
+        tt_route__index_reserve(&seen, (uint32_t)n_eps) != 0)
+        goto fail;
+    for (size_t i = 0; i < n_eps; i++) {
+        struct tt_route_endpoint *ep = &arr[n];
+        uint32_t hash;
+        bool dup = false;
+
+        if (!parse_endpoint(&eps[i], ep))
+            continue;
+        /* Both sockaddr forms were zeroed before filling, so bytes compare as values. */
+        hash = tt_route__hash((const char *)&ep->addr, ep->addr_len);
+        for (uint32_t s = hash & seen.mask; seen.slots[s].idx1 != 0; s = (s + 1) & seen.mask) {
+            const struct tt_route_endpoint *o = &arr[seen.slots[s].idx1 - 1];
+            if (seen.slots[s].hash == hash && o->addr_len == ep->addr_len &&
+                memcmp(&o->addr, &ep->addr, ep->addr_len) == 0) {
+                dup = true;
+                break;
+            }
+        }
+        if (dup)
+            continue;
+        tt_route__index_put(&seen, hash, n);
+        n++;
+    }
+    tt_route__index_dispose(&seen);
+    if (n == 0) {
+        tt_free(arr);
+        arr = NULL;
+    }
+    *out = arr;
+    *n_out = n;
+    return 0;
+fail:
+    tt_route__index_dispose(&seen);
+    tt_free(arr);
+    return TT_ENOMEM;
+}
+
+int tt_route_builder_add_backend(struct tt_route_builder *b, const char *ns, const char *service,
+                                 const char *port, const struct tt_route_endpoint_spec *eps,
+                                 size_t n_eps)
+{
+    struct build_backend be = {0};
+    size_t len;
+    uint32_t idx;
+
+    TT_ASSERT(b != NULL);
+    ns = ns != NULL ? ns : "";
+    service = service != NULL ? service : "";
+    port = port != NULL ? port : "";
+    len = strlen(ns) + 1 + strlen(service) + 1 + strlen(port);
+    if ((be.name = tt_malloc(len + 1)) == NULL)
+        goto fail;
+    snprintf(be.name, len + 1, "%s/%s:%s", ns, service, port);
+    be.name_len = len;
+    be.hash = tt_route__hash(be.name, len);
+    if ((idx = find_backend(b, be.name, len, be.hash)) != NONE) {
+        tt_free(be.name);
+        return (int)idx;
+    }
+    if (b->n_backends >= INT_MAX ||
+        grow(&b->backends, &b->cap_backends, b->n_backends + 1, sizeof(*b->backends)) != 0 ||
+        tt_route__index_reserve(&b->backend_ix, b->backend_ix.count + 1) != 0)
+        goto fail;
+    if (copy_endpoints(eps, eps != NULL ? n_eps : 0, &be.eps, &be.n_eps) != 0)
+        goto fail;
+    idx = b->n_backends++;
+    b->backends[idx] = be;
+    tt_route__index_put(&b->backend_ix, be.hash, idx);
+    return (int)idx;
+fail:
+    tt_free(be.name);
+    return TT_ENOMEM;
+}
+
+static const char *type_name(enum tt_path_type type)
+{
+    switch (type) {
+    case TT_PATH_EXACT:
+        return "Exact";
+    case TT_PATH_PREFIX:
+        return "Prefix";
+    case TT_PATH_IMPL_SPECIFIC:
+        return "ImplementationSpecific";
+    }
+    return "?";
+}
+
+/* Checks |host| into |out|; NULL and "" (any host) give length 0. */
+static int check_host(const char *host, char *out, size_t *len, bool *wildcard, struct tt_err *err)
+{
+    *len = 0;
+    *wildcard = false;
+    out[0] = '\0';
+    if (host == NULL || host[0] == '\0')
+        return 0;
+    return tt_route__host_check(host, out, len, wildcard, err);
+}
+
+int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, const char *path,
+                              enum tt_path_type type, int backend, const char *ingress,
+                              const struct tt_route_policy *policy, struct tt_err *err)
+{
+    char name[TT_ROUTE__HOST_MAX + 1];
+    size_t name_len;
+    bool wildcard;
+    uint32_t hash = 0;
+    uint32_t h_idx = 0;
+    size_t path_len;
+    struct build_rule r = {0};
+    struct build_host *h;
+    int rc;
+
+    TT_ASSERT(b != NULL);
+    ingress = ingress != NULL ? ingress : "";
+    if ((rc = check_host(host, name, &name_len, &wildcard, err)) != 0)
+        return rc;
+    if (type != TT_PATH_EXACT && type != TT_PATH_PREFIX && type != TT_PATH_IMPL_SPECIFIC)
+        return tt_err_set(err, TT_EINVAL, "rule for %s: unknown path type %d",
+                          name_len > 0 ? name : "any host", (int)type);
+    if (path == NULL)
+        return tt_err_set(err, TT_EINVAL, "rule for %s: no path", name_len > 0 ? name : "any host");
+    path_len = strlen(path);
+    if ((rc = tt_route__path_check(path, path_len, err)) != 0)
+        return rc;
+    if (backend < 0 || (uint32_t)backend >= b->n_backends)
+        return tt_err_set(err, TT_EINVAL, "rule %s%s: unknown backend %d", name, path, backend);
+
+    r.type = type;
+    r.backend = (uint32_t)backend;
+    r.policy = policy != NULL ? *policy : (struct tt_route_policy){0};
+    r.path_len = (uint32_t)path_len;
+    if (type != TT_PATH_EXACT) {
+        if ((r.norm = tt_malloc(path_len + 1)) == NULL)
+            goto fail;
+        r.norm_len = (uint32_t)tt_route__path_normalize(path, path_len, r.norm);
+    }
+
+    if (name_len > 0) {
+        hash = tt_route__hash(name, name_len);
+        h_idx = find_host(b, name, name_len, hash);
+    }
+    if (h_idx != NONE) {
+        /* Prefix "/foo" and "/foo/" select the same requests, so they are the same rule. */
+        h = &b->hosts[h_idx];
+        for (uint32_t i = 0; i < h->n_rules; i++) {
+            const struct build_rule *o = &h->rules[i];
+            bool same =
+                o->type == type &&
+                (type == TT_PATH_EXACT
+                     ? o->path_len == r.path_len && memcmp(o->path, path, path_len) == 0
+                     : o->norm_len == r.norm_len && memcmp(o->norm, r.norm, r.norm_len) == 0);
+            if (same) {
+                rule_dispose(&r);
+                return tt_err_set(err, TT_EEXIST, "rule %s%s (%s): already declared by %s", name,
+                                  path, type_name(type), o->ingress);
+            }
+        }
+    }
+
+    if ((r.path = tt_strndup(path, path_len)) == NULL || (r.ingress = tt_strdup(ingress)) == NULL)
+        goto fail;
+    if (h_idx == NONE) {
+        if (add_host(b, name, name_len, wildcard, hash, 4, &h_idx) != 0)
+            goto fail;
+    } else if (grow(&b->hosts[h_idx].rules, &b->hosts[h_idx].cap_rules, b->hosts[h_idx].n_rules + 1,
+                    sizeof(struct build_rule)) != 0) {
+        goto fail;
+    }
+    h = &b->hosts[h_idx];
+    r.seq = h->n_rules;
+    h->rules[h->n_rules++] = r;
+    b->n_rules++;
+    return 0;
+fail:
+    rule_dispose(&r);
+    return tt_err_set(err, TT_ENOMEM, "rule %s%s: out of memory", name, path);
+}
+
+int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, int backend,
+                                 const struct tt_route_policy *policy, struct tt_err *err)
+{
+    char name[TT_ROUTE__HOST_MAX + 1];
+    size_t name_len;
+    bool wildcard;
+    uint32_t hash = 0;
+    uint32_t h_idx = 0;
+    struct build_host *h;
+    int rc;
+
+    TT_ASSERT(b != NULL);
+    if ((rc = check_host(host, name, &name_len, &wildcard, err)) != 0)
+        return rc;
+    if (backend < 0 || (uint32_t)backend >= b->n_backends)
+        return tt_err_set(err, TT_EINVAL, "default for %s: unknown backend %d",
+                          name_len > 0 ? name : "any host", backend);
+    if (name_len > 0) {
+        hash = tt_route__hash(name, name_len);
+        h_idx = find_host(b, name, name_len, hash);
+    }
+    if (h_idx != NONE && b->hosts[h_idx].has_default)
+        return tt_err_set(err, TT_EEXIST, "default for %s: already set",
+                          name_len > 0 ? name : "any host");
+    if (h_idx == NONE && add_host(b, name, name_len, wildcard, hash, 0, &h_idx) != 0)
+        return tt_err_set(err, TT_ENOMEM, "default for %s: out of memory", name);
+    h = &b->hosts[h_idx];
+    h->has_default = true;
+    h->def_backend = (uint32_t)backend;
+    h->def_policy = policy != NULL ? *policy : (struct tt_route_policy){0};
+    return 0;
+}
+
+/* Longest first; on equal length Exact first (Ingress spec: "Exact beats Prefix"); then the
+ * order of addition, which makes qsort's unstable order irrelevant. For Prefix the length is
+ * that of the normalized path, so "/foo/" ties with Exact "/foo" and loses, as the spec's
+ * table wants. An Exact rule that matches a request is never shorter than a Prefix rule that
+ * matches it, so sorting by these lengths is the same as "longest matching path wins". */
+static int cmp_rules(const void *pa, const void *pb)
+{
+    const struct build_rule *a = pa;
+    const struct build_rule *b = pb;
+    uint32_t la = a->type == TT_PATH_EXACT ? a->path_len : a->norm_len;
+    uint32_t lb = b->type == TT_PATH_EXACT ? b->path_len : b->norm_len;
+
+    if (la != lb)
+        return la > lb ? -1 : 1;
+    if ((a->type == TT_PATH_EXACT) != (b->type == TT_PATH_EXACT))
+        return a->type == TT_PATH_EXACT ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq ? 1 : 0;
+}
+
+static size_t align_up(size_t n)
+{
+    const size_t a = alignof(max_align_t);
+    return (n + a - 1) & ~(a - 1);
+}
+
+static uint32_t index_cap(uint32_t n)
+{
+    uint32_t cap = 2;
+    while (cap / 2 < n)
+        cap *= 2;
+    return cap;
+}
+
+/* Bump allocator over the string area of the block being filled. */
+static const char *put_str(char **at, const char *s, size_t n)
+{
+    char *p = *at;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    *at = p + n + 1;
+    return p;
+}
+
+struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint64_t generation)
+{
+    struct tt_route_table *t = NULL;
+    size_t n_eps = 0;
+    size_t strs = 0;
+    uint32_t n_exact = 0;
+    uint32_t n_wild = 0;
+    size_t off_be, off_ep, off_rule, off_host, off_exact, off_wild, off_str, size;
+    struct tt_route_endpoint *ep_at;
+    struct tt_route__rule *rule_at;
+    char *str_at;
+    char *block;
+
+    if (b == NULL)
+        return NULL;
+    /* Pass 1: measure. Everything below is already in memory, so these sums cannot overflow
+     * in a way that matters before the allocation itself fails. */
+    for (uint32_t i = 0; i < b->n_backends; i++) {
+        const struct build_backend *be = &b->backends[i];
+        strs += be->name_len + 1;
+        n_eps += be->n_eps;
+        for (uint32_t j = 0; j < be->n_eps; j++)
+            strs += be->name_len + 1 + strlen(be->eps[j].text) + 1;
+    }
+    for (uint32_t i = 0; i < b->n_hosts; i++) {
+        const struct build_host *h = &b->hosts[i];
+        strs += h->name_len + 1;
+        if (i > 0 && h->wildcard)
+            n_wild++;
+        else if (i > 0)
+            n_exact++;
+        for (uint32_t j = 0; j < h->n_rules; j++) {
+            const struct build_rule *r = &h->rules[j];
+            strs += r->path_len + 1 + strlen(r->ingress) + 1;
+            if (r->type != TT_PATH_EXACT)
+                strs += r->norm_len + 1;
+        }
+    }
+    off_be = align_up(sizeof(*t));
+    off_ep = align_up(off_be + b->n_backends * sizeof(struct tt_route_backend));
+    off_rule = align_up(off_ep + n_eps * sizeof(struct tt_route_endpoint));
+    off_host = align_up(off_rule + b->n_rules * sizeof(struct tt_route__rule));
+    off_exact = align_up(off_host + b->n_hosts * sizeof(struct tt_route__host));
+    off_wild = align_up(off_exact + index_cap(n_exact) * sizeof(struct tt_route__slot));
+    off_str = align_up(off_wild + index_cap(n_wild) * sizeof(struct tt_route__slot));
+    size = off_str + strs;
+    if ((block = tt_calloc(1, size)) == NULL)
+        goto out;
+
+    /* Pass 2: fill. */
+    t = (struct tt_route_table *)block;
+    atomic_init(&t->refs, 1);
+    t->generation = generation;
+    t->backends = (struct tt_route_backend *)(block + off_be);
+    t->n_backends = b->n_backends;
+    t->rules = (struct tt_route__rule *)(block + off_rule);
+    t->n_rules = b->n_rules;
+    t->hosts = (struct tt_route__host *)(block + off_host);
+    t->n_hosts = b->n_hosts;
+    t->exact = (struct tt_route__index){(struct tt_route__slot *)(block + off_exact),
+                                        index_cap(n_exact) - 1, 0};
+    t->wild = (struct tt_route__index){(struct tt_route__slot *)(block + off_wild),
+                                       index_cap(n_wild) - 1, 0};
+    ep_at = (struct tt_route_endpoint *)(block + off_ep);
+    rule_at = t->rules;
+    str_at = block + off_str;
+
+    for (uint32_t i = 0; i < b->n_backends; i++) {
+        const struct build_backend *be = &b->backends[i];
+        struct tt_route_backend *tb = &t->backends[i];
+        tb->name = put_str(&str_at, be->name, be->name_len);
+        tb->index = i;
+        tb->n_endpoints = be->n_eps;
+        tb->endpoints = be->n_eps > 0 ? ep_at : NULL;
+        for (uint32_t j = 0; j < be->n_eps; j++) {
+            size_t tl = strlen(be->eps[j].text);
+            char *id = str_at;
+            *ep_at = be->eps[j];
+            memcpy(id, be->name, be->name_len);
+            id[be->name_len] = '@';
+            memcpy(id + be->name_len + 1, be->eps[j].text, tl + 1);
+            str_at += be->name_len + 1 + tl + 1;
+            ep_at->id = id;
+            ep_at++;
+        }
+    }
+    for (uint32_t i = 0; i < b->n_hosts; i++) {
+        struct build_host *h = &b->hosts[i];
+        struct tt_route__host *th = &t->hosts[i];
+        const char *full = put_str(&str_at, h->name != NULL ? h->name : "", h->name_len);
+
+        th->name = h->wildcard ? full + 2 : full;
+        th->name_len = (uint32_t)(h->wildcard ? h->name_len - 2 : h->name_len);
+        th->first_rule = (uint32_t)(rule_at - t->rules);
+        th->n_rules = h->n_rules;
+        if (h->has_default) {
+            th->def_backend = &t->backends[h->def_backend];
+            th->def_policy = h->def_policy;
+        }
+        if (i > 0)
+            tt_route__index_put(h->wildcard ? &t->wild : &t->exact,
+                                tt_route__hash(th->name, th->name_len), i);
+        if (h->n_rules > 1)
+            qsort(h->rules, h->n_rules, sizeof(*h->rules), cmp_rules);
+        for (uint32_t j = 0; j < h->n_rules; j++) {
+            const struct build_rule *r = &h->rules[j];
+            struct tt_route__rule *tr = rule_at++;
+            tr->pub.host = full;
+            tr->pub.path = put_str(&str_at, r->path, r->path_len);
+            tr->pub.path_len = r->path_len;
+            tr->pub.type = r->type;
+            tr->pub.backend = &t->backends[r->backend];
+            tr->pub.ingress = put_str(&str_at, r->ingress, strlen(r->ingress));
+            tr->pub.policy = r->policy;
+            if (r->type == TT_PATH_EXACT) {
+                tr->key = tr->pub.path;
+                tr->key_len = r->path_len;
+            } else {
+                tr->key = put_str(&str_at, r->norm, r->norm_len);
+                tr->key_len = r->norm_len;
+            }
+        }
+    }
+    TT_ASSERT(str_at == block + size);
+out:
+    tt_route_builder_free(b);
+    return t;
+}
