@@ -1,0 +1,164 @@
+// Error responses: 404, 503 (no ready endpoints / missing Service), 502 (refused, closed before
+// responding), 504 (proxy-read-timeout), 400 (malformed), 414, 431 — each with a small
+// text/plain body — and the limits' flags.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, SLOW,
+} from './lib/tether.mjs';
+import { rawExchange } from './lib/raw.mjs';
+
+function assertErrorBody(r, status) {
+  assert.equal(r.status ?? r.statusCode, status, (r.text ?? r.body?.toString() ?? '').slice(0, 200));
+  const ct = r.headers['content-type'] ?? '';
+  assert.match(ct, /^text\/plain/, `content-type: ${ct}`);
+  const body = r.body ?? Buffer.alloc(0);
+  assert.ok(body.length > 0 && body.length < 1024, `body length ${body.length}`);
+}
+
+describe('error responses', () => {
+  const fx = fixture();
+  let t;
+  let pod;
+  after(() => fx.close());
+  before(async () => {
+    pod = await fx.echo({ host: '127.0.5.1', name: 'ok' });
+    const dead1 = await deadPort('127.0.5.10');
+    const dead2 = await deadPort('127.0.5.11');
+    const P = (path, svc) => ({ path, service: svc });
+    t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('errs', {
+          rules: [{
+            host: 'err.test',
+            paths: [P('/ok', 'ok'), P('/close', 'ok'), P('/hang', 'ok'), P('/delay', 'ok'), P('/noeps', 'noeps'), P('/notready', 'notready'), P('/ghost', 'ghost'), P('/dead', 'dead')],
+          }],
+        }),
+        ...backend('ok', [pod]),
+        service('noeps'),
+        endpointSlice('noeps-0', { service: 'noeps', ports: [{ name: 'http', port: 1 }], endpoints: [] }),
+        ...backend('notready', [{ host: '127.0.5.1', port: pod.port, ready: false }]),
+        ...backend('dead', [{ host: '127.0.5.10', port: dead1 }, { host: '127.0.5.11', port: dead2 }]),
+      ],
+      args: ['--proxy-read-timeout', '1s'],
+    });
+  });
+
+  test('no matching route → 404 text/plain', async () => {
+    assertErrorBody(await t.req('/nothing-here', { host: 'nohost.test' }), 404);
+    assertErrorBody(await t.req('/other', { host: 'err.test' }), 404);
+  });
+
+  test('Service without endpoints → 503', async () => {
+    assertErrorBody(await t.req('/noeps', { host: 'err.test' }), 503);
+  });
+
+  test('Service whose only endpoint is not ready → 503, pod untouched', async () => {
+    pod.reset();
+    assertErrorBody(await t.req('/notready', { host: 'err.test' }), 503);
+    assert.equal(pod.seen('/notready').length, 0);
+  });
+
+  test('missing Service → 503', async () => {
+    assertErrorBody(await t.req('/ghost', { host: 'err.test' }), 503);
+  });
+
+  test('every endpoint refuses the connection → 502, quickly', async () => {
+    const t0 = Date.now();
+    const r = await t.req('/dead', { host: 'err.test' });
+    assertErrorBody(r, 502);
+    assert.ok(Date.now() - t0 < 3000 * SLOW, `took ${Date.now() - t0} ms`);
+    const a = await t.waitAccess((l) => l.path === '/dead');
+    assert.ok(a, t.logText());
+    assert.equal(a.status, 502);
+  });
+
+  test('upstream closes before responding → 502; the next request still works', async () => {
+    assertErrorBody(await t.req('/close', { host: 'err.test' }), 502);
+    assert.equal((await t.req('/ok/after-close', { host: 'err.test' })).status, 200);
+  });
+
+  test('upstream silent past --proxy-read-timeout → 504', async () => {
+    const t0 = Date.now();
+    const r = await t.req('/hang', { host: 'err.test', timeout: 15_000 * SLOW });
+    const took = Date.now() - t0;
+    assertErrorBody(r, 504);
+    assert.ok(took >= 900, `504 after only ${took} ms`);
+    assert.ok(took < 5000 * SLOW, `504 after ${took} ms`);
+    // A slow but in-time upstream is not cut off.
+    const ok = await t.req('/delay/300', { host: 'err.test' });
+    assert.equal(ok.status, 200);
+  });
+
+  test('garbage request line → 400 and the connection is closed', async () => {
+    const x = await rawExchange(t.httpPort, 'HELLO WORLD\r\n\r\n', { waitClose: 2000 * SLOW });
+    assert.equal(x.responses[0]?.statusCode, 400);
+    assert.ok(x.closed);
+  });
+
+  for (const [name, req] of [
+    ['HTTP/1.1 without Host', 'GET /ok HTTP/1.1\r\n\r\n'],
+    ['two Host headers', 'GET /ok HTTP/1.1\r\nHost: err.test\r\nHost: other.test\r\n\r\n'],
+    ['space inside the request target', 'GET /ok x HTTP/1.1\r\nHost: err.test\r\n\r\n'],
+    ['control character in a header name', 'GET /ok HTTP/1.1\r\nHost: err.test\r\nBad\x01Name: x\r\n\r\n'],
+    ['NUL in a header value', 'GET /ok HTTP/1.1\r\nHost: err.test\r\nX-A: a\x00b\r\n\r\n'],
+    ['unknown HTTP version (400 or 505)', 'GET /ok HTTP/3.7\r\nHost: err.test\r\n\r\n'],
+  ]) {
+    test(`malformed request → 400: ${name}`, async () => {
+      const before = pod.stats.requests.length;
+      const x = await rawExchange(t.httpPort, req, { waitClose: 2000 * SLOW });
+      const want = name.includes('505') ? [400, 505] : [400];
+      assert.ok(want.includes(x.responses[0]?.statusCode), `got ${x.responses[0]?.statusCode} closed=${x.closed}`);
+      assert.equal(pod.stats.requests.length, before, 'malformed request reached the upstream');
+    });
+  }
+
+  test('request target longer than the default --max-uri-bytes (8192) → 414', async () => {
+    const ok = await t.req(`/ok?${'a'.repeat(7000)}`, { host: 'err.test' });
+    assert.equal(ok.status, 200);
+    const x = await rawExchange(t.httpPort, `GET /ok?${'a'.repeat(9000)} HTTP/1.1\r\nHost: err.test\r\n\r\n`, { waitClose: 2000 * SLOW });
+    assert.equal(x.responses[0]?.statusCode, 414);
+    assertErrorBody({ statusCode: 414, headers: x.responses[0].headers, body: x.responses[0].body }, 414);
+  });
+
+  test('header block over the default --max-header-bytes (32768) → 431; 20 KiB passes', async () => {
+    const ok = await t.req('/ok', { host: 'err.test', headers: { 'x-big': 'b'.repeat(20 * 1024) } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json().headers['x-big'].length, 20 * 1024);
+    const x = await rawExchange(t.httpPort, `GET /ok HTTP/1.1\r\nHost: err.test\r\nX-Big: ${'b'.repeat(40 * 1024)}\r\n\r\n`, { waitClose: 2000 * SLOW });
+    assert.equal(x.responses[0]?.statusCode, 431);
+  });
+
+  test('more than the default --max-headers (100) → 431; 90 pass', async () => {
+    const mk = (n) => `GET /ok HTTP/1.1\r\nHost: err.test\r\n${Array.from({ length: n - 1 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`;
+    const ok = await rawExchange(t.httpPort, mk(90));
+    assert.equal(ok.responses[0]?.statusCode, 200);
+    const x = await rawExchange(t.httpPort, mk(101), { waitClose: 2000 * SLOW });
+    assert.equal(x.responses[0]?.statusCode, 431);
+  });
+});
+
+describe('error responses: limit flags', () => {
+  const fx = fixture();
+  after(() => fx.close());
+  test('--max-uri-bytes, --max-header-bytes, --max-headers are honoured', async () => {
+    const pod = await fx.echo({ host: '127.0.5.2', name: 'lim' });
+    const t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('l', { rules: [{ host: 'l.test', paths: [{ path: '/', service: 'lim' }] }] }),
+        ...backend('lim', [pod]),
+      ],
+      args: ['--max-uri-bytes', '100', '--max-header-bytes', '1024', '--max-headers', '10'],
+    });
+    const send = (req) => rawExchange(t.httpPort, req, { waitClose: 1000 * SLOW });
+    assert.equal((await send(`GET /${'u'.repeat(50)} HTTP/1.1\r\nHost: l.test\r\n\r\n`)).responses[0]?.statusCode, 200);
+    assert.equal((await send(`GET /${'u'.repeat(150)} HTTP/1.1\r\nHost: l.test\r\n\r\n`)).responses[0]?.statusCode, 414);
+    assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\nX-A: ${'a'.repeat(500)}\r\n\r\n`)).responses[0]?.statusCode, 200);
+    assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\nX-A: ${'a'.repeat(2000)}\r\n\r\n`)).responses[0]?.statusCode, 431);
+    const hdrs = (n) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join('');
+    assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\n${hdrs(8)}\r\n`)).responses[0]?.statusCode, 200);
+    assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\n${hdrs(12)}\r\n`)).responses[0]?.statusCode, 431);
+  });
+});

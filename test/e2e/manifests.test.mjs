@@ -1,0 +1,143 @@
+// Manifests: every accepted format (multi-doc YAML, JSON List, YAML List, a folder mixing files),
+// objects of other kinds ignored, and malformed objects skipped with one WARN line each while
+// the rest keeps working.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  fixture, ingressClass, ingress, backend, writeManifests, toYaml, who, sleep, SLOW,
+} from './lib/tether.mjs';
+
+describe('manifest formats', () => {
+  const fx = fixture();
+  after(() => fx.close());
+  let pod;
+  const objs = () => [
+    ingressClass(),
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'unrelated', namespace: 'default' }, data: { a: 'b' } },
+    ingress('fmt', { rules: [{ host: 'fmt.test', paths: [{ path: '/', service: 'fmt', port: 8080 }] }] }),
+    ...backend('fmt', [pod], { portName: 'web', servicePort: 8080 }),
+  ];
+
+  for (const format of ['yaml', 'json', 'dir']) {
+    test(`format: ${format}`, async () => {
+      pod ??= await fx.echo({ host: '127.0.9.1', name: 'fmt' });
+      const t = await fx.tether({ objects: objs(), format });
+      assert.equal(await who(t, 'fmt.test', '/'), 'fmt');
+      await t.stop();
+    });
+  }
+
+  test('format: YAML kind: List', async () => {
+    pod ??= await fx.echo({ host: '127.0.9.1', name: 'fmt' });
+    const dir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
+    fx.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'list.yaml');
+    const list = toYaml([{ apiVersion: 'v1', kind: 'List', metadata: { name: 'list' }, items: objs() }]);
+    writeFileSync(path, list);
+    const t = await fx.tether({ manifests: path });
+    assert.equal(await who(t, 'fmt.test', '/'), 'fmt');
+  });
+
+  test('format: one JSON object per file in a folder, plus a single-object YAML', async () => {
+    pod ??= await fx.echo({ host: '127.0.9.1', name: 'fmt' });
+    const dir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
+    fx.defer(() => rmSync(dir, { recursive: true, force: true }));
+    objs().forEach((o, i) => {
+      if (i === 0) writeFileSync(join(dir, 'class.yml'), toYaml([o]).replace(/^---\n/, ''));
+      else writeFileSync(join(dir, `obj-${i}.json`), JSON.stringify(o));
+    });
+    const t = await fx.tether({ manifests: dir });
+    assert.equal(await who(t, 'fmt.test', '/'), 'fmt');
+  });
+});
+
+describe('malformed objects are skipped', () => {
+  const fx = fixture();
+  after(() => fx.close());
+
+  test('bad pathType, missing Service, unknown port name: one WARN each, rest works', async () => {
+    const good = await fx.echo({ host: '127.0.9.2', name: 'good' });
+    const other = await fx.echo({ host: '127.0.9.3', name: 'other' });
+    const objs = [
+      ingressClass(),
+      ingress('good', { ns: 'prod', rules: [{ host: 'good.test', paths: [{ path: '/', service: 'good' }] }] }),
+      ingress('bad-pathtype', { ns: 'prod', rules: [{ host: 'bad.test', paths: [{ path: '/x', pathType: 'Weird', service: 'good' }] }] }),
+      ingress('missing-svc', { ns: 'prod', rules: [{ host: 'miss.test', paths: [{ path: '/', service: 'nope' }] }] }),
+      ingress('bad-port', { ns: 'prod', rules: [{ host: 'port.test', paths: [{ path: '/', service: 'good', port: 'nosuch' }] }] }),
+      ingress('after-bad', { ns: 'prod', rules: [{ host: 'after.test', paths: [{ path: '/', service: 'other' }] }] }),
+      ...backend('good', [good], { ns: 'prod' }),
+      ...backend('other', [other], { ns: 'prod' }),
+    ];
+    const t = await fx.tether({ objects: objs });
+    assert.equal(await who(t, 'good.test', '/'), 'good');
+    assert.equal(await who(t, 'after.test', '/'), 'other');
+    assert.equal(await who(t, 'bad.test', '/x'), 404);
+    assert.equal(await who(t, 'miss.test', '/'), 503);
+    assert.equal(await who(t, 'port.test', '/'), 503);
+    assert.equal(t.exit, null);
+
+    await sleep(200 * SLOW);
+    const warns = t.logs().filter((l) => /^warn/i.test(String(l.level)));
+    for (const name of ['bad-pathtype', 'missing-svc', 'bad-port']) {
+      const mine = warns.filter((l) => l.object === `prod/${name}`);
+      assert.equal(mine.length, 1, `WARN lines for prod/${name}: ${JSON.stringify(mine)}\n${t.logText()}`);
+      assert.equal(mine[0].kind, 'Ingress');
+      assert.ok(typeof mine[0].reason === 'string' && mine[0].reason.length > 0, 'reason missing');
+    }
+    for (const name of ['good', 'after-bad']) {
+      assert.equal(warns.filter((l) => l.object === `prod/${name}`).length, 0, `prod/${name} was warned about`);
+    }
+  });
+
+  test('an object that is not even an object (list item is a string) does not stop the rest', async () => {
+    const good = await fx.echo({ host: '127.0.9.4', name: 'good2' });
+    const dir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
+    fx.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'm.json');
+    writeFileSync(path, JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        'garbage',
+        { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1' }, // no metadata at all
+        ingressClass(),
+        ingress('good2', { rules: [{ host: 'good2.test', paths: [{ path: '/', service: 'good2' }] }] }),
+        ...backend('good2', [good]),
+      ],
+    }));
+    const t = await fx.tether({ manifests: path });
+    assert.equal(await who(t, 'good2.test', '/'), 'good2');
+  });
+});
+
+describe('invalid manifests path', () => {
+  test('a --manifests path that does not exist is a fatal configuration error', async () => {
+    const { runTether, freePort } = await import('./lib/tether.mjs');
+    const r = await runTether([
+      '--manifests', '/nonexistent/tether-e2e.yaml', '--http-port', String(await freePort()),
+      '--healthz-port', String(await freePort()), '--bind-address', '127.0.0.1',
+    ]);
+    assert.notEqual(r.code, 0, `exit ${r.code} signal ${r.signal}`);
+    assert.equal(r.signal, null, `killed by ${r.signal} (hung?)`);
+    assert.ok(r.stderr.trim().length > 0, 'no error line');
+  });
+
+  test('a file that is not YAML/JSON is a fatal configuration error', async () => {
+    const { runTether, freePort } = await import('./lib/tether.mjs');
+    const { path, dir } = writeManifests([ingressClass()]);
+    try {
+      writeFileSync(path, 'kind: [unclosed\n  - {{{\n');
+      const r = await runTether([
+        '--manifests', path, '--http-port', String(await freePort()),
+        '--healthz-port', String(await freePort()), '--bind-address', '127.0.0.1',
+      ]);
+      assert.notEqual(r.code, 0, `exit ${r.code} signal ${r.signal}`);
+      assert.equal(r.signal, null, `killed by ${r.signal} (hung?)`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
