@@ -171,7 +171,7 @@ int tt_k8s_base64_decode(const char *in, size_t len, unsigned char **out, size_t
         acc = acc << 6 | (uint32_t)v;
         if (++q < 4)
             continue;
-    flush:
+flush:
         buf[n++] = (unsigned char)(acc >> 16);
         if (pad < 2)
             buf[n++] = (unsigned char)(acc >> 8);
@@ -220,8 +220,8 @@ static int copy_str(const cJSON *v, const char *where, size_t max, char **out, s
 }
 
 /* Optional string member: absent or null leaves *out NULL (or a copy of |dflt|). */
-static int get_str(const cJSON *o, const char *key, const char *where, const char *dflt,
-                   char **out, struct tt_err *err)
+static int get_str(const cJSON *o, const char *key, const char *where, const char *dflt, char **out,
+                   struct tt_err *err)
 {
     const cJSON *v = field(o, key);
     *out = NULL;
@@ -242,8 +242,7 @@ static int get_int(const cJSON *v, const char *where, long min, long max, long *
     if (!isfinite(d) || d != floor(d))
         return tt_err_set(err, TT_EINVAL, "%s: expected an integer", where);
     if (d < (double)min || d > (double)max)
-        return tt_err_set(err, TT_EINVAL, "%s: %.15g is out of range %ld..%ld", where, d, min,
-                          max);
+        return tt_err_set(err, TT_EINVAL, "%s: %.15g is out of range %ld..%ld", where, d, min, max);
     *out = (long)d;
     return 0;
 }
@@ -278,8 +277,7 @@ static int get_typed(const cJSON *o, const char *key, const char *where, bool ar
 }
 
 /* Array length with the hostile-object cap applied. */
-static int array_len(const cJSON *a, const char *where, size_t max, size_t *n,
-                     struct tt_err *err)
+static int array_len(const cJSON *a, const char *where, size_t max, size_t *n, struct tt_err *err)
 {
     size_t c = 0;
     for (const cJSON *it = a != NULL ? a->child : NULL; it != NULL; it = it->next)
@@ -306,8 +304,7 @@ static bool valid_name(const char *s, bool label)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              (c == '.' && !label)))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (c == '.' && !label)))
             return false;
     }
     return true;
@@ -417,8 +414,7 @@ static int decode_meta(enum tt_k8s_kind kind, const cJSON *obj, struct tt_k8s_me
     if ((rc = copy_str(v, "metadata.name", 253, &m->name, err)) != 0)
         return rc;
     if (!valid_name(m->name, false))
-        return tt_err_set(err, TT_EINVAL, "metadata.name: \"%.64s\" is not a valid name",
-                          m->name);
+        return tt_err_set(err, TT_EINVAL, "metadata.name: \"%.64s\" is not a valid name", m->name);
     if (tt_k8s_kind_namespaced(kind)) {
         if ((rc = get_str(md, "namespace", "metadata.namespace", "default", &m->ns, err)) != 0)
             return rc;
@@ -427,14 +423,13 @@ static int decode_meta(enum tt_k8s_kind kind, const cJSON *obj, struct tt_k8s_me
                               m->ns);
     }
     if ((rc = get_str(md, "uid", "metadata.uid", NULL, &m->uid, err)) != 0 ||
-        (rc = get_str(md, "resourceVersion", "metadata.resourceVersion", NULL,
-                      &m->resource_version, err)) != 0 ||
-        (rc = get_str(md, "creationTimestamp", "metadata.creationTimestamp", NULL, &ts, err)) !=
-            0)
+        (rc = get_str(md, "resourceVersion", "metadata.resourceVersion", NULL, &m->resource_version,
+                      err)) != 0 ||
+        (rc = get_str(md, "creationTimestamp", "metadata.creationTimestamp", NULL, &ts, err)) != 0)
         goto out;
     if (ts != NULL && tt_k8s_parse_time(ts, &m->creation_ts) != 0) {
-        rc = tt_err_set(err, TT_EINVAL, "metadata.creationTimestamp: \"%.40s\" is not RFC 3339",
-                        ts);
+        rc =
+            tt_err_set(err, TT_EINVAL, "metadata.creationTimestamp: \"%.40s\" is not RFC 3339", ts);
         goto out;
     }
     if ((rc = get_typed(md, "annotations", "metadata.annotations", false, &v, err)) != 0 ||
@@ -464,11 +459,11 @@ static int decode_backend(const cJSON *be, const char *where, struct tt_k8s_ingr
     if (be == NULL)
         return soften(tt_err_set(&lerr, TT_EINVAL, "%s: missing", where), &lerr, invalid, err);
     if (!cJSON_IsObject(be))
-        return soften(tt_err_set(&lerr, TT_EINVAL, "%s: expected an object", where), &lerr,
-                      invalid, err);
+        return soften(tt_err_set(&lerr, TT_EINVAL, "%s: expected an object", where), &lerr, invalid,
+                      err);
     if (field(be, "resource") != NULL)
-        return soften(tt_err_set(&lerr, TT_EINVAL,
-                                 "%s.resource: not supported, use %s.service", where, where),
+        return soften(tt_err_set(&lerr, TT_EINVAL, "%s.resource: not supported, use %s.service",
+                                 where, where),
                       &lerr, invalid, err);
     if ((svc = field(be, "service")) == NULL || !cJSON_IsObject(svc))
         return soften(tt_err_set(&lerr, TT_EINVAL, "%s.service: %s", where,
@@ -528,8 +523,7 @@ static int decode_path(const cJSON *p, struct tt_k8s_ingress_path *ip, struct tt
     int rc;
 
     if (!cJSON_IsObject(p))
-        return soften(tt_err_set(&lerr, TT_EINVAL, "expected an object"), &lerr, &ip->invalid,
-                      err);
+        return soften(tt_err_set(&lerr, TT_EINVAL, "expected an object"), &lerr, &ip->invalid, err);
     if ((v = field(p, "pathType")) == NULL)
         rc = tt_err_set(&lerr, TT_EINVAL, "pathType: missing");
     else if (!cJSON_IsString(v) || v->valuestring == NULL)
@@ -544,9 +538,8 @@ static int decode_path(const cJSON *p, struct tt_k8s_ingress_path *ip, struct tt
     rc = get_str(p, "path", "path", NULL, &ip->path, &lerr);
     if (rc == 0 && ip->invalid == NULL && ip->type != TT_K8S_PATH_IMPL_SPECIFIC &&
         (ip->path == NULL || ip->path[0] != '/'))
-        rc = tt_err_set(&lerr, TT_EINVAL, "path: %s", ip->path == NULL
-                                                          ? "missing"
-                                                          : "must start with \"/\"");
+        rc = tt_err_set(&lerr, TT_EINVAL, "path: %s",
+                        ip->path == NULL ? "missing" : "must start with \"/\"");
     if ((rc = soften(rc, &lerr, &ip->invalid, err)) != 0)
         return rc;
     return decode_backend(field(p, "backend"), "backend", &ip->backend, &ip->invalid, err);
@@ -686,8 +679,8 @@ static int decode_service(const cJSON *spec, struct tt_k8s_service *svc, struct 
     int rc;
 
     if ((rc = get_str(spec, "type", "spec.type", "ClusterIP", &svc->type, err)) != 0 ||
-        (rc = get_str(spec, "externalName", "spec.externalName", NULL, &svc->external_name,
-                      err)) != 0)
+        (rc = get_str(spec, "externalName", "spec.externalName", NULL, &svc->external_name, err)) !=
+            0)
         return rc;
     if (spec == NULL)
         return 0;
@@ -838,8 +831,8 @@ static int decode_slice(const cJSON *obj, struct tt_k8s_object *o, struct tt_err
     if ((rc = get_typed(obj, "endpoints", "endpoints", true, &v, err)) != 0 || v == NULL)
         return rc;
     if ((rc = array_len(v, "endpoints", TT_K8S_MAX_ITEMS, &n, err)) != 0 ||
-        (rc = alloc_array((void **)&sl->endpoints, n, sizeof(*sl->endpoints), "endpoints",
-                          err)) != 0)
+        (rc = alloc_array((void **)&sl->endpoints, n, sizeof(*sl->endpoints), "endpoints", err)) !=
+            0)
         return rc;
     for (const cJSON *e = v->child; e != NULL; e = e->next) {
         size_t i = sl->n_endpoints++;

@@ -223,8 +223,8 @@ static int load_doc(struct load *ld, const cJSON *doc, const char *hint, int dep
         if (strcmp(kind, "List") != 0)
             snprintf(item_kind, sizeof(item_kind), "%.*s", (int)(strlen(kind) - 4), kind);
         for (const cJSON *it = items != NULL ? items->child : NULL; it != NULL; it = it->next)
-            if ((rc = load_doc(ld, it, item_kind[0] != '\0' ? item_kind : NULL, depth + 1,
-                               err)) != 0)
+            if ((rc = load_doc(ld, it, item_kind[0] != '\0' ? item_kind : NULL, depth + 1, err)) !=
+                0)
                 return rc;
         return 0;
     }

@@ -37,11 +37,11 @@ struct tt_k8s_kv {
 };
 
 struct tt_k8s_meta {
-    char *ns;               /* NULL for cluster-scoped kinds; "default" when absent */
-    char *name;             /* never NULL */
-    char *uid;              /* NULL when absent */
-    char *resource_version; /* NULL when absent (manifest files) */
-    int64_t creation_ts;    /* epoch seconds from creationTimestamp; 0 when absent */
+    char *ns;                      /* NULL for cluster-scoped kinds; "default" when absent */
+    char *name;                    /* never NULL */
+    char *uid;                     /* NULL when absent */
+    char *resource_version;        /* NULL when absent (manifest files) */
+    int64_t creation_ts;           /* epoch seconds from creationTimestamp; 0 when absent */
     struct tt_k8s_kv *annotations; /* kubectl's last-applied-configuration is dropped */
     size_t n_annotations;
     struct tt_k8s_kv *labels;
@@ -100,11 +100,11 @@ struct tt_k8s_ingress_class {
 };
 
 struct tt_k8s_service_port {
-    char *name;                 /* "" when absent */
-    uint16_t port;              /* 1..65535 */
-    uint16_t target_port;       /* 0 when absent or given by name */
-    char *target_port_name;     /* NULL unless targetPort is a string */
-    char *protocol;             /* "TCP" when absent */
+    char *name;             /* "" when absent */
+    uint16_t port;          /* 1..65535 */
+    uint16_t target_port;   /* 0 when absent or given by name */
+    char *target_port_name; /* NULL unless targetPort is a string */
+    char *protocol;         /* "TCP" when absent */
 };
 
 struct tt_k8s_service {
@@ -147,7 +147,7 @@ struct tt_k8s_endpoint_slice {
 };
 
 struct tt_k8s_secret {
-    char *type; /* "Opaque" when absent */
+    char *type;             /* "Opaque" when absent */
     unsigned char *tls_crt; /* data["tls.crt"] base64-decoded, NUL-terminated; NULL when absent */
     size_t tls_crt_len;
     unsigned char *tls_key; /* data["tls.key"], same rules; never log it */

@@ -203,9 +203,8 @@ const struct tt_k8s_object *tt_k8s_store_get(const struct tt_k8s_store *s, enum 
     return found ? s->kinds[kind].v[at] : NULL;
 }
 
-const struct tt_k8s_object *tt_k8s_store_get_ns(const struct tt_k8s_store *s,
-                                                enum tt_k8s_kind kind, const char *ns,
-                                                const char *name)
+const struct tt_k8s_object *tt_k8s_store_get_ns(const struct tt_k8s_store *s, enum tt_k8s_kind kind,
+                                                const char *ns, const char *name)
 {
     char buf[256 + 64];
     size_t nl, nsl;

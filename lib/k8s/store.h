@@ -33,9 +33,8 @@ int tt_k8s_store_delete(struct tt_k8s_store *s, enum tt_k8s_kind kind, const cha
  * ignored for cluster-scoped kinds. */
 const struct tt_k8s_object *tt_k8s_store_get(const struct tt_k8s_store *s, enum tt_k8s_kind kind,
                                              const char *key);
-const struct tt_k8s_object *tt_k8s_store_get_ns(const struct tt_k8s_store *s,
-                                                enum tt_k8s_kind kind, const char *ns,
-                                                const char *name);
+const struct tt_k8s_object *tt_k8s_store_get_ns(const struct tt_k8s_store *s, enum tt_k8s_kind kind,
+                                                const char *ns, const char *name);
 
 /* Iteration in key order: for (i = 0; i < count; i++) o = tt_k8s_store_at(s, kind, i). */
 size_t tt_k8s_store_count(const struct tt_k8s_store *s, enum tt_k8s_kind kind);

@@ -19,8 +19,8 @@ struct frame {
     char *anchor;    /* anchor to register once the node is complete (owned) */
     size_t nodes_at; /* node count when the collection started, for the anchor's size */
     size_t n_keys;
-    size_t height;   /* tallest child so far, alias copies included */
-    cJSON *merges;   /* mapping: sources of "<<" keys, merged at the end (owned) */
+    size_t height; /* tallest child so far, alias copies included */
+    cJSON *merges; /* mapping: sources of "<<" keys, merged at the end (owned) */
 };
 
 struct anchor {
@@ -55,8 +55,9 @@ static int fail_at(struct ctx *c, int code, const char *what)
 static int charge(struct ctx *c, size_t n)
 {
     if (n > TT_K8S_YAML_MAX_NODES - c->nodes)
-        return fail_at(c, TT_ERANGE, "document too large (more than 2097152 nodes, aliases "
-                                     "included)");
+        return fail_at(c, TT_ERANGE,
+                       "document too large (more than 2097152 nodes, aliases "
+                       "included)");
     c->nodes += n;
     return 0;
 }

@@ -99,8 +99,12 @@ static void test_ingress_full(void **state)
         " 'spec':{'ingressClassName':'tether',"
         "  'defaultBackend':{'service':{'name':'fallback','port':{'number':8080}}},"
         "  'rules':[{'host':'shop.example.com','http':{'paths':["
-        "    {'path':'/','pathType':'Prefix','backend':{'service':{'name':'web','port':{'name':'http'}}}},"
-        "    {'path':'/api','pathType':'Exact','backend':{'service':{'name':'api','port':{'number':80}}}}]}},"
+        "    "
+        "{'path':'/"
+        "','pathType':'Prefix','backend':{'service':{'name':'web','port':{'name':'http'}}}},"
+        "    "
+        "{'path':'/"
+        "api','pathType':'Exact','backend':{'service':{'name':'api','port':{'number':80}}}}]}},"
         "   {'http':{'paths':[{'pathType':'ImplementationSpecific',"
         "     'backend':{'service':{'name':'any','port':{'number':1}}}}]}},"
         "   {'host':'only-host.example.com'}],"
@@ -116,11 +120,10 @@ static void test_ingress_full(void **state)
     assert_string_equal(o->meta.resource_version, "42");
     assert_int_equal(o->meta.creation_ts, 1714557600);
     assert_int_equal(o->meta.n_annotations, 1); /* last-applied dropped */
-    assert_string_equal(tt_k8s_meta_annotation(&o->meta,
-                                               "nginx.ingress.kubernetes.io/proxy-body-size"),
-                        "8m");
-    assert_null(tt_k8s_meta_annotation(&o->meta,
-                                       "kubectl.kubernetes.io/last-applied-configuration"));
+    assert_string_equal(
+        tt_k8s_meta_annotation(&o->meta, "nginx.ingress.kubernetes.io/proxy-body-size"), "8m");
+    assert_null(
+        tt_k8s_meta_annotation(&o->meta, "kubectl.kubernetes.io/last-applied-configuration"));
     assert_string_equal(tt_k8s_meta_label(&o->meta, "app"), "web");
     assert_string_equal(ing->class_name, "tether");
     assert_true(ing->has_default_backend);
@@ -194,7 +197,8 @@ static void test_ingress_bad_paths(void **state)
          "path: must start with \"/\""},
         {"{'pathType':'Exact','backend':{'service':{'name':'s','port':{'number':80}}}}",
          "path: missing"},
-        {"{'path':['/a'],'pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80}}}}",
+        {"{'path':['/"
+         "a'],'pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80}}}}",
          "path: expected a string"},
         {"{'path':'/a','pathType':'Prefix'}", "backend: missing"},
         {"{'path':'/a','pathType':'Prefix','backend':'svc'}", "backend: expected an object"},
@@ -202,25 +206,33 @@ static void test_ingress_bad_paths(void **state)
          "backend.resource: not supported"},
         {"{'path':'/a','pathType':'Prefix','backend':{'service':{'port':{'number':80}}}}",
          "backend.service.name: missing"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'a/b','port':{'number':80}}}}",
+        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'a/"
+         "b','port':{'number':80}}}}",
          "backend.service.name: \"a/b\" is not a valid name"},
         {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s'}}}",
          "backend.service.port: missing"},
         {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{}}}}",
          "backend.service.port: needs a name or a number"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80,'name':'http'}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80,'name':'http'"
+         "}}}}",
          "backend.service.port: both name and number are set"},
         {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':0}}}}",
          "backend.service.port.number: 0 is out of range 1..65535"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':65536}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':65536}}}}",
          "backend.service.port.number: 65536 is out of range 1..65535"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':-80}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':-80}}}}",
          "out of range"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':1e300}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':1e300}}}}",
          "out of range"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80.5}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':80.5}}}}",
          "backend.service.port.number: expected an integer"},
-        {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':'80'}}}}",
+        {"{'path':'/"
+         "a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'number':'80'}}}}",
          "backend.service.port.number: expected a number"},
         {"{'path':'/a','pathType':'Prefix','backend':{'service':{'name':'s','port':{'name':''}}}}",
          "backend.service.port.name: empty"},
@@ -248,9 +260,9 @@ static void test_ingress_bad_paths(void **state)
     }
 
     /* A bad defaultBackend is marked the same way. */
-    struct tt_k8s_object *o = expect_ok(
-        TT_K8S_INGRESS,
-        "{'metadata':{'name':'d'},'spec':{'defaultBackend':{'service':{'name':'s','port':{'number':99999}}}}}");
+    struct tt_k8s_object *o =
+        expect_ok(TT_K8S_INGRESS, "{'metadata':{'name':'d'},'spec':{'defaultBackend':{'service':{'"
+                                  "name':'s','port':{'number':99999}}}}}");
     assert_true(o->u.ingress.has_default_backend);
     assert_non_null(o->u.ingress.default_backend_invalid);
     assert_non_null(strstr(o->u.ingress.default_backend_invalid,
@@ -299,8 +311,8 @@ static void test_ingress_huge(void **state)
     struct tt_k8s_object *o = (struct tt_k8s_object *)1;
     struct tt_err err;
     cJSON *j = parse("{'metadata':{'name':'big'},'spec':{'rules':[]}}");
-    cJSON *rules = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "spec"),
-                                                    "rules");
+    cJSON *rules =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "spec"), "rules");
     for (int i = 0; i <= TT_K8S_MAX_ITEMS; i++)
         cJSON_AddItemToArray(rules, cJSON_CreateObject());
     assert_int_equal(tt_k8s_decode(TT_K8S_INGRESS, j, &o, &err), TT_EINVAL);
@@ -313,8 +325,8 @@ static void test_ingress_huge(void **state)
               "{'http':{'paths':[]}}]}}");
     rules = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "spec"), "rules");
     for (cJSON *r = rules->child; r != NULL; r = r->next) {
-        cJSON *paths = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(r, "http"), "paths");
+        cJSON *paths =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "http"), "paths");
         for (int i = 0; i < 6000; i++)
             cJSON_AddItemToArray(paths, cJSON_CreateObject());
     }
@@ -359,8 +371,7 @@ static void test_kind_and_meta(void **state)
     expect_fail(TT_K8S_KIND_NONE, "{'metadata':{'name':'a'}}", TT_EINVAL, "kind: missing");
     expect_fail(TT_K8S_KIND_NONE, "{'kind':'Deployment','metadata':{'name':'a'}}", TT_ESKIP,
                 "not watched");
-    expect_fail(TT_K8S_KIND_NONE, "{'kind':'','metadata':{'name':'a'}}", TT_EINVAL,
-                "kind: empty");
+    expect_fail(TT_K8S_KIND_NONE, "{'kind':'','metadata':{'name':'a'}}", TT_EINVAL, "kind: empty");
     expect_fail(TT_K8S_KIND_NONE, "{'kind':['Ingress'],'metadata':{'name':'a'}}", TT_EINVAL,
                 "kind: expected a string");
     expect_fail(TT_K8S_SERVICE, "{'kind':'Ingress','metadata':{'name':'a'}}", TT_EINVAL,
@@ -394,7 +405,8 @@ static void test_ingress_class(void **state)
     struct tt_k8s_object *o = expect_ok(
         TT_K8S_KIND_NONE,
         "{'apiVersion':'networking.k8s.io/v1','kind':'IngressClass','metadata':{'name':'tether',"
-        "'namespace':'ignored','annotations':{'ingressclass.kubernetes.io/is-default-class':'true'}},"
+        "'namespace':'ignored','annotations':{'ingressclass.kubernetes.io/"
+        "is-default-class':'true'}},"
         "'spec':{'controller':'tether.dev/ingress-controller'}}");
     assert_int_equal(o->kind, TT_K8S_INGRESS_CLASS);
     assert_string_equal(o->key, "tether");
@@ -403,9 +415,8 @@ static void test_ingress_class(void **state)
     assert_true(o->u.ingress_class.is_default);
     tt_k8s_object_free(o);
 
-    o = expect_ok(TT_K8S_INGRESS_CLASS,
-                  "{'metadata':{'name':'other','annotations':"
-                  "{'ingressclass.kubernetes.io/is-default-class':'True'}}}");
+    o = expect_ok(TT_K8S_INGRESS_CLASS, "{'metadata':{'name':'other','annotations':"
+                                        "{'ingressclass.kubernetes.io/is-default-class':'True'}}}");
     assert_null(o->u.ingress_class.controller);
     assert_false(o->u.ingress_class.is_default); /* only the exact string "true" */
     tt_k8s_object_free(o);
@@ -450,8 +461,9 @@ static void test_service(void **state)
     assert_string_equal(o->u.service.type, "ClusterIP");
     tt_k8s_object_free(o);
 
-    expect_fail(TT_K8S_SERVICE, "{'metadata':{'name':'s'},'spec':{'ports':[{'port':80},{'port':0}]}}",
-                TT_EINVAL, "spec.ports[1].port: 0 is out of range 1..65535");
+    expect_fail(TT_K8S_SERVICE,
+                "{'metadata':{'name':'s'},'spec':{'ports':[{'port':80},{'port':0}]}}", TT_EINVAL,
+                "spec.ports[1].port: 0 is out of range 1..65535");
     expect_fail(TT_K8S_SERVICE, "{'metadata':{'name':'s'},'spec':{'ports':[{'name':'x'}]}}",
                 TT_EINVAL, "spec.ports[0].port: missing");
     expect_fail(TT_K8S_SERVICE, "{'metadata':{'name':'s'},'spec':{'ports':[{'port':'80'}]}}",
@@ -471,17 +483,17 @@ static void test_service(void **state)
 static void test_endpoint_slice(void **state)
 {
     (void)state;
-    struct tt_k8s_object *o = expect_ok(
-        TT_K8S_KIND_NONE,
-        "{'apiVersion':'discovery.k8s.io/v1','kind':'EndpointSlice',"
-        "'metadata':{'name':'web-abc','namespace':'shop','labels':"
-        "{'kubernetes.io/service-name':'web'}},'addressType':'IPv4',"
-        "'ports':[{'name':'http','port':8080,'protocol':'TCP'},{'name':'x','port':null}],"
-        "'endpoints':["
-        "{'addresses':['10.0.0.1']},"
-        "{'addresses':['10.0.0.2','10.0.0.3'],'conditions':{'ready':false,'serving':true,"
-        "'terminating':true}},"
-        "{'addresses':['10.0.0.4'],'conditions':{'ready':null,'serving':false}}]}");
+    struct tt_k8s_object *o =
+        expect_ok(TT_K8S_KIND_NONE,
+                  "{'apiVersion':'discovery.k8s.io/v1','kind':'EndpointSlice',"
+                  "'metadata':{'name':'web-abc','namespace':'shop','labels':"
+                  "{'kubernetes.io/service-name':'web'}},'addressType':'IPv4',"
+                  "'ports':[{'name':'http','port':8080,'protocol':'TCP'},{'name':'x','port':null}],"
+                  "'endpoints':["
+                  "{'addresses':['10.0.0.1']},"
+                  "{'addresses':['10.0.0.2','10.0.0.3'],'conditions':{'ready':false,'serving':true,"
+                  "'terminating':true}},"
+                  "{'addresses':['10.0.0.4'],'conditions':{'ready':null,'serving':false}}]}");
     const struct tt_k8s_endpoint_slice *sl = &o->u.slice;
     assert_string_equal(o->key, "shop/web-abc");
     assert_string_equal(sl->service_name, "web");
@@ -516,13 +528,15 @@ static void test_endpoint_slice(void **state)
 
     expect_fail(TT_K8S_ENDPOINT_SLICE, "{'metadata':{'name':'s'}}", TT_EINVAL,
                 "addressType: missing");
-    expect_fail(TT_K8S_ENDPOINT_SLICE,
-                "{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':['1.1.1.1'],"
-                "'conditions':{'ready':'yes'}}]}",
-                TT_EINVAL, "endpoints[0].conditions.ready: expected true or false");
-    expect_fail(TT_K8S_ENDPOINT_SLICE,
-                "{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':'1.1.1.1'}]}",
-                TT_EINVAL, "endpoints[0].addresses: expected an array");
+    expect_fail(
+        TT_K8S_ENDPOINT_SLICE,
+        "{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':['1.1.1.1'],"
+        "'conditions':{'ready':'yes'}}]}",
+        TT_EINVAL, "endpoints[0].conditions.ready: expected true or false");
+    expect_fail(
+        TT_K8S_ENDPOINT_SLICE,
+        "{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':'1.1.1.1'}]}",
+        TT_EINVAL, "endpoints[0].addresses: expected an array");
     expect_fail(TT_K8S_ENDPOINT_SLICE,
                 "{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':[1]}]}",
                 TT_EINVAL, "endpoints[0].addresses[0]: expected a string");
@@ -535,7 +549,8 @@ static void test_endpoint_slice(void **state)
                 TT_EINVAL, "metadata.labels[\"kubernetes.io/service-name\"]");
 
     /* More than 100 addresses on one endpoint. */
-    cJSON *j = parse("{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':[]}]}");
+    cJSON *j =
+        parse("{'metadata':{'name':'s'},'addressType':'IPv4','endpoints':[{'addresses':[]}]}");
     cJSON *addrs = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "endpoints"), 0), "addresses");
     struct tt_err err;
@@ -586,10 +601,20 @@ static void test_base64(void **state)
         const char *in;
         const char *out; /* NULL: invalid */
     } cases[] = {
-        {"", ""},         {"Zg==", "f"},     {"Zm8=", "fo"},      {"Zm9v", "foo"},
-        {"Zm9v\r\nYmFy", "foobar"},          {"Zm9vYg==\n", "foob"},
-        {"Zg=", NULL},    {"Z===", NULL},    {"Zm9v=", NULL},     {"Zg==Zg==", NULL},
-        {"Zm9", NULL},    {"Zm 9v", NULL},   {"Zm9v-_", NULL},    {"=Zg=", NULL},
+        {"", ""},
+        {"Zg==", "f"},
+        {"Zm8=", "fo"},
+        {"Zm9v", "foo"},
+        {"Zm9v\r\nYmFy", "foobar"},
+        {"Zm9vYg==\n", "foob"},
+        {"Zg=", NULL},
+        {"Z===", NULL},
+        {"Zm9v=", NULL},
+        {"Zg==Zg==", NULL},
+        {"Zm9", NULL},
+        {"Zm 9v", NULL},
+        {"Zm9v-_", NULL},
+        {"=Zg=", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         unsigned char *out = NULL;

@@ -51,8 +51,7 @@ static const char *fixture(const char *name)
 {
     static char buf[4096];
     const char *dir = getenv("TT_FIXTURES");
-    snprintf(buf, sizeof(buf), "%s/manifests/%s", dir != NULL ? dir : "test/unit/fixtures",
-             name);
+    snprintf(buf, sizeof(buf), "%s/manifests/%s", dir != NULL ? dir : "test/unit/fixtures", name);
     return buf;
 }
 
@@ -198,8 +197,7 @@ static void test_bad_objects(void **state)
                                  "70000 is out of range 1..65535\""),
                      1);
     assert_int_equal(count(logs, "\"reason\":\"document is not a mapping\""), 1);
-    assert_int_equal(count(logs, "\"object\":\"no-kind\",\"reason\":\"kind: missing\""),
-                     1);
+    assert_int_equal(count(logs, "\"object\":\"no-kind\",\"reason\":\"kind: missing\""), 1);
     assert_int_equal(
         count(logs, "metadata.annotations[\\\"nginx.ingress.kubernetes.io/proxy-connect-timeout"
                     "\\\"]: expected a string value"),
@@ -345,8 +343,9 @@ static void test_yaml_errors(void **state)
         nest[n++] = '[';
     for (int i = 0; i < 40; i++)
         nest[n++] = ']';
-    n += snprintf(nest + n, sizeof(nest) - (size_t)n, "\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]"
-                                                      "]]]]]]]]]]]]]]]]]]]]\n");
+    n += snprintf(nest + n, sizeof(nest) - (size_t)n,
+                  "\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[*a]]]]]]"
+                  "]]]]]]]]]]]]]]]]]]]]\n");
     yaml(nest, TT_ERANGE, "through an alias");
 }
 

@@ -102,9 +102,8 @@ static void test_upsert_lookup_order(void **state)
     assert_null(tt_k8s_store_get(s, TT_K8S_KIND_COUNT, "b/b"));
 
     /* Cluster-scoped kinds are keyed by name alone. */
-    assert_int_equal(tt_k8s_store_upsert(
-                         s, make(TT_K8S_INGRESS_CLASS, "{'metadata':{'name':'tether'}}")),
-                     0);
+    assert_int_equal(
+        tt_k8s_store_upsert(s, make(TT_K8S_INGRESS_CLASS, "{'metadata':{'name':'tether'}}")), 0);
     assert_non_null(tt_k8s_store_get(s, TT_K8S_INGRESS_CLASS, "tether"));
     assert_non_null(tt_k8s_store_get_ns(s, TT_K8S_INGRESS_CLASS, "ignored", "tether"));
     tt_k8s_store_free(s);

@@ -1,0 +1,529 @@
+/* model/build.c - store -> route table: class selection, ordering, backend resolution
+ * (Ingress port -> Service port -> EndpointSlice port -> endpoints) and annotations.
+ * Threads: the store's owner. Every build starts from scratch; backends are resolved once per
+ * build (cached by name), and each problem is reported once per Ingress. */
+#include "model/build.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+
+#define ANN_LEGACY_CLASS "kubernetes.io/ingress.class"
+
+/* One resolved backend of this build. */
+struct bentry {
+    char *name;          /* "ns/svc:port"; NULL = empty slot */
+    int index;           /* in the route builder */
+    char *reason;        /* why it has no endpoints on purpose (NULL when resolved) */
+    size_t reported_for; /* 1 + index of the last Ingress this reason was reported for */
+};
+
+struct build {
+    const struct tt_k8s_store *s;
+    struct tt_model_config cfg; /* defaults filled in */
+    struct tt_route_builder *b;
+    tt_model_reject_cb on_reject;
+    void *ud;
+    const struct tt_k8s_object *ing; /* the Ingress being translated */
+    size_t ing_seq;                  /* its position, for bentry.reported_for */
+    struct bentry *cache;
+    size_t cache_cap; /* power of two */
+    size_t cache_n;
+    struct tt_route_endpoint_spec *eps; /* scratch for resolve() */
+    size_t eps_cap;
+    bool default_class; /* one of our IngressClasses is the cluster default */
+};
+
+void tt_model_config_init(struct tt_model_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->default_max_body = TT_MODEL_DEFAULT_MAX_BODY;
+}
+
+static void config_fill(struct tt_model_config *out, const struct tt_model_config *in)
+{
+    if (in != NULL)
+        *out = *in;
+    else
+        tt_model_config_init(out);
+    if (out->ingress_class == NULL)
+        out->ingress_class = TT_MODEL_DEFAULT_INGRESS_CLASS;
+    if (out->controller_class == NULL)
+        out->controller_class = TT_MODEL_DEFAULT_CONTROLLER_CLASS;
+    if (out->annotations_prefix == NULL)
+        out->annotations_prefix = TT_MODEL_DEFAULT_ANNOTATIONS;
+}
+
+static void report(struct build *bd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(struct build *bd, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    if (bd->on_reject == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    bd->on_reject(bd->ud, "Ingress", bd->ing->key, reason);
+}
+
+/* ---- sizes ---- */
+
+int tt_model_parse_size(const char *s, uint64_t *out)
+{
+    struct tt_slice v = tt_slice_trim(tt_slice_cstr(s));
+    unsigned long long n;
+    unsigned shift = 0;
+
+    if (v.len > 0) {
+        switch (v.ptr[v.len - 1]) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            break;
+        }
+        if (shift != 0)
+            v.len--;
+    }
+    if (tt_slice_to_u64(v, &n) != 0 || n > (UINT64_MAX >> shift))
+        return TT_EINVAL;
+    *out = (uint64_t)n << shift;
+    return 0;
+}
+
+/* ---- class selection ---- */
+
+static bool class_is_ours(const struct tt_k8s_store *s, const struct tt_model_config *cfg,
+                          const char *name, const char **why)
+{
+    const struct tt_k8s_object *c = tt_k8s_store_get(s, TT_K8S_INGRESS_CLASS, name);
+    if (c == NULL) {
+        *why = "spec.ingressClassName names no existing IngressClass";
+        return false;
+    }
+    *why = "spec.ingressClassName names an IngressClass of another controller";
+    return c->u.ingress_class.controller != NULL &&
+           strcmp(c->u.ingress_class.controller, cfg->controller_class) == 0;
+}
+
+static bool have_default_class(const struct tt_k8s_store *s, const struct tt_model_config *cfg)
+{
+    for (size_t i = 0; i < tt_k8s_store_count(s, TT_K8S_INGRESS_CLASS); i++) {
+        const struct tt_k8s_object *c = tt_k8s_store_at(s, TT_K8S_INGRESS_CLASS, i);
+        if (c->u.ingress_class.is_default && c->u.ingress_class.controller != NULL &&
+            strcmp(c->u.ingress_class.controller, cfg->controller_class) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is_ours(const struct tt_k8s_store *s, const struct tt_model_config *cfg,
+                    bool default_class, const struct tt_k8s_object *ing, const char **why)
+{
+    const char *cls = ing->u.ingress.class_name;
+    const char *ann = tt_k8s_meta_annotation(&ing->meta, ANN_LEGACY_CLASS);
+    const char *cls_why = NULL;
+
+    if (cls != NULL && cls[0] == '\0')
+        cls = NULL;
+    if (ann != NULL && ann[0] == '\0')
+        ann = NULL;
+    if (cls != NULL && class_is_ours(s, cfg, cls, &cls_why))
+        return true;
+    if (ann != NULL && strcmp(ann, cfg->ingress_class) == 0)
+        return true;
+    if (cls == NULL && ann == NULL && (cfg->watch_without_class || default_class))
+        return true;
+    if (why != NULL)
+        *why = cls_why != NULL ? cls_why
+               : ann != NULL   ? "annotation kubernetes.io/ingress.class names another class"
+                               : "no class, and no IngressClass of ours is the default";
+    return false;
+}
+
+bool tt_model_ingress_is_ours(const struct tt_k8s_store *s, const struct tt_model_config *cfg,
+                              const struct tt_k8s_object *ing, const char **why)
+{
+    struct tt_model_config c;
+    config_fill(&c, cfg);
+    return is_ours(s, &c, have_default_class(s, &c), ing, why);
+}
+
+/* ---- backend cache ---- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static struct bentry *cache_find(struct build *bd, const char *name)
+{
+    if (bd->cache_cap == 0)
+        return NULL;
+    for (size_t i = hash_str(name) & (bd->cache_cap - 1);; i = (i + 1) & (bd->cache_cap - 1)) {
+        struct bentry *e = &bd->cache[i];
+        if (e->name == NULL)
+            return NULL;
+        if (strcmp(e->name, name) == 0)
+            return e;
+    }
+}
+
+static void cache_place(struct bentry *tab, size_t cap, struct bentry e)
+{
+    size_t i = hash_str(e.name) & (cap - 1);
+    while (tab[i].name != NULL)
+        i = (i + 1) & (cap - 1);
+    tab[i] = e;
+}
+
+/* Takes |e|'s strings, also on failure. */
+static int cache_put(struct build *bd, struct bentry e)
+{
+    if ((bd->cache_n + 1) * 2 > bd->cache_cap) {
+        size_t cap = bd->cache_cap < 64 ? 64 : bd->cache_cap * 2;
+        struct bentry *tab = tt_calloc(cap, sizeof(*tab));
+        if (tab == NULL) {
+            tt_free(e.name);
+            tt_free(e.reason);
+            return TT_ENOMEM;
+        }
+        for (size_t i = 0; i < bd->cache_cap; i++)
+            if (bd->cache[i].name != NULL)
+                cache_place(tab, cap, bd->cache[i]);
+        tt_free(bd->cache);
+        bd->cache = tab;
+        bd->cache_cap = cap;
+    }
+    cache_place(bd->cache, bd->cache_cap, e);
+    bd->cache_n++;
+    return 0;
+}
+
+static void cache_dispose(struct build *bd)
+{
+    for (size_t i = 0; i < bd->cache_cap; i++) {
+        tt_free(bd->cache[i].name);
+        tt_free(bd->cache[i].reason);
+    }
+    tt_free(bd->cache);
+    bd->cache = NULL;
+}
+
+/* ---- resolution (spec/kubernetes-api.md §2.4) ---- */
+
+static int push_ep(struct build *bd, size_t *n, const char *ip, uint16_t port)
+{
+    if (*n == bd->eps_cap) {
+        size_t cap = bd->eps_cap < 16 ? 16 : bd->eps_cap * 2;
+        struct tt_route_endpoint_spec *v = tt_realloc(bd->eps, cap * sizeof(*v));
+        if (v == NULL)
+            return TT_ENOMEM;
+        bd->eps = v;
+        bd->eps_cap = cap;
+    }
+    bd->eps[(*n)++] = (struct tt_route_endpoint_spec){ip, port};
+    return 0;
+}
+
+/* Collects the endpoints of the Service port |pname| into bd->eps: ready ones, or, when there
+ * are none, serving+terminating ones (kube-proxy's graceful-drain fallback). The ip strings
+ * are borrowed from the store. Returns 0 or TT_ENOMEM. */
+static int collect_endpoints(struct build *bd, const char *ns, const char *svc, const char *pname,
+                             size_t *n_out)
+{
+    const struct tt_k8s_object *const *slices;
+    size_t n_slices = tt_k8s_store_service_slices(bd->s, ns, svc, &slices);
+    size_t n = 0;
+    int rc;
+
+    *n_out = 0;
+    for (int pass = 0; pass < 2 && n == 0; pass++) {
+        for (size_t i = 0; i < n_slices; i++) {
+            const struct tt_k8s_endpoint_slice *sl = &slices[i]->u.slice;
+            uint16_t port = 0;
+            if (sl->address_type != TT_K8S_ADDR_IPV4 && sl->address_type != TT_K8S_ADDR_IPV6)
+                continue; /* FQDN slices would need DNS; nothing else is routable */
+            for (size_t p = 0; p < sl->n_ports && port == 0; p++)
+                if (strcmp(sl->ports[p].name, pname) == 0 &&
+                    strcmp(sl->ports[p].protocol, "TCP") == 0)
+                    port = sl->ports[p].port;
+            if (port == 0)
+                continue;
+            for (size_t e = 0; e < sl->n_endpoints; e++) {
+                const struct tt_k8s_slice_endpoint *ep = &sl->endpoints[e];
+                bool take = pass == 0 ? ep->ready : ep->serving && ep->terminating;
+                /* Duplicates (a pod briefly in two slices) are merged by the builder. */
+                if (take && ep->n_addresses > 0 &&
+                    (rc = push_ep(bd, &n, ep->addresses[0], port)) != 0)
+                    return rc;
+            }
+        }
+    }
+    *n_out = n;
+    return 0;
+}
+
+/* Returns the builder index of backend |be| in namespace |ns|, adding it on first use, or
+ * TT_ENOMEM. Reports why it has no endpoints, once per Ingress. */
+static int backend(struct build *bd, const char *ns, const struct tt_k8s_ingress_backend *be)
+{
+    char port[16], name[512], reason[400] = "";
+    const char *pstr = be->port_name;
+    const struct tt_k8s_object *so;
+    const struct tt_k8s_service_port *sp = NULL;
+    struct bentry *e, ne = {0};
+    size_t n_eps = 0;
+    int rc, idx;
+
+    if (pstr == NULL) {
+        snprintf(port, sizeof(port), "%u", (unsigned)be->port_number);
+        pstr = port;
+    }
+    snprintf(name, sizeof(name), "%s/%s:%s", ns, be->service, pstr);
+    if ((e = cache_find(bd, name)) != NULL) {
+        if (e->reason != NULL && e->reported_for != bd->ing_seq + 1) {
+            e->reported_for = bd->ing_seq + 1;
+            report(bd, "%s", e->reason);
+        }
+        return e->index;
+    }
+
+    so = tt_k8s_store_get_ns(bd->s, TT_K8S_SERVICE, ns, be->service);
+    if (so == NULL) {
+        snprintf(reason, sizeof(reason), "service %s/%s not found", ns, be->service);
+    } else if (strcmp(so->u.service.type, "ExternalName") == 0) {
+        snprintf(reason, sizeof(reason),
+                 "service %s/%s is of type ExternalName, which is not supported", ns, be->service);
+    } else {
+        for (size_t i = 0; i < so->u.service.n_ports && sp == NULL; i++) {
+            const struct tt_k8s_service_port *p = &so->u.service.ports[i];
+            if (be->port_name != NULL ? strcmp(p->name, be->port_name) == 0
+                                      : p->port == be->port_number)
+                sp = p;
+        }
+        if (sp == NULL && be->port_name != NULL)
+            snprintf(reason, sizeof(reason), "service %s/%s has no port named %s", ns, be->service,
+                     be->port_name);
+        else if (sp == NULL)
+            snprintf(reason, sizeof(reason), "service %s/%s has no port %u", ns, be->service,
+                     (unsigned)be->port_number);
+    }
+    if (sp != NULL && (rc = collect_endpoints(bd, ns, be->service, sp->name, &n_eps)) != 0)
+        return rc;
+    if ((idx = tt_route_builder_add_backend(bd->b, ns, be->service, pstr, bd->eps, n_eps)) < 0)
+        return idx;
+    ne.index = idx;
+    ne.reported_for = bd->ing_seq + 1;
+    if ((ne.name = tt_strdup(name)) == NULL ||
+        (reason[0] != '\0' && (ne.reason = tt_strdup(reason)) == NULL)) {
+        tt_free(ne.name);
+        return TT_ENOMEM;
+    }
+    if ((rc = cache_put(bd, ne)) != 0)
+        return rc;
+    if (reason[0] != '\0')
+        report(bd, "%s", reason);
+    return idx;
+}
+
+/* ---- one Ingress ---- */
+
+static enum tt_path_type path_type(enum tt_k8s_path_type t)
+{
+    switch (t) {
+    case TT_K8S_PATH_EXACT:
+        return TT_PATH_EXACT;
+    case TT_K8S_PATH_PREFIX:
+        return TT_PATH_PREFIX;
+    default:
+        return TT_PATH_IMPL_SPECIFIC;
+    }
+}
+
+static void ingress_policy(struct build *bd, struct tt_route_policy *pol)
+{
+    char key[320];
+    const char *v;
+    uint64_t size;
+
+    pol->max_body = bd->cfg.default_max_body;
+    snprintf(key, sizeof(key), "%s/proxy-body-size", bd->cfg.annotations_prefix);
+    if ((v = tt_k8s_meta_annotation(&bd->ing->meta, key)) == NULL)
+        return;
+    if (tt_model_parse_size(v, &size) != 0) {
+        report(bd, "annotation %s: \"%.64s\" is not a size (like 8m, 512k or 1g); using %llu bytes",
+               key, v, (unsigned long long)pol->max_body);
+        return;
+    }
+    pol->max_body = size;
+}
+
+/* True when an earlier rule of this Ingress has the same host (its default is ours then). */
+static bool host_seen_before(const struct tt_k8s_ingress *ing, size_t r)
+{
+    for (size_t i = 0; i < r; i++)
+        if (ing->rules[i].host != NULL && strcasecmp(ing->rules[i].host, ing->rules[r].host) == 0)
+            return true;
+    return false;
+}
+
+static int do_default_backend(struct build *bd, const struct tt_route_policy *pol)
+{
+    const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
+    struct tt_err err = {0};
+    int idx, rc;
+
+    if (ing->default_backend_invalid != NULL) {
+        report(bd, "%s", ing->default_backend_invalid);
+        return 0;
+    }
+    if ((idx = backend(bd, bd->ing->meta.ns, &ing->default_backend)) < 0)
+        return idx;
+    for (size_t r = 0; r < ing->n_rules; r++) {
+        if (ing->rules[r].host == NULL)
+            continue;
+        rc = tt_route_builder_set_default(bd->b, ing->rules[r].host, idx, pol, &err);
+        if (rc == TT_ENOMEM)
+            return rc;
+        if (rc == TT_EEXIST && host_seen_before(ing, r))
+            continue;
+        if (rc != 0)
+            report(bd, "spec.defaultBackend: host \"%.253s\": %s%s", ing->rules[r].host, err.msg,
+                   rc == TT_EEXIST ? " by an older Ingress" : "");
+    }
+    /* The table-wide default: the oldest Ingress with a defaultBackend keeps it. */
+    rc = tt_route_builder_set_default(bd->b, NULL, idx, pol, &err);
+    return rc == TT_ENOMEM ? rc : 0;
+}
+
+static int do_ingress(struct build *bd)
+{
+    const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
+    struct tt_route_policy pol = {0};
+    struct tt_err err;
+    int idx, rc;
+
+    ingress_policy(bd, &pol);
+    if (ing->has_default_backend && (rc = do_default_backend(bd, &pol)) != 0)
+        return rc;
+    for (size_t r = 0; r < ing->n_rules; r++) {
+        const struct tt_k8s_ingress_rule *rule = &ing->rules[r];
+        for (size_t p = 0; p < rule->n_paths; p++) {
+            const struct tt_k8s_ingress_path *ip = &rule->paths[p];
+            /* An ImplementationSpecific path may be omitted: it then matches everything. */
+            const char *path = ip->path != NULL ? ip->path : "/";
+
+            if (ip->invalid != NULL) {
+                report(bd, "spec.rules[%zu].http.paths[%zu]: %s", r, p, ip->invalid);
+                continue;
+            }
+            if ((idx = backend(bd, bd->ing->meta.ns, &ip->backend)) < 0)
+                return idx;
+            memset(&err, 0, sizeof(err));
+            rc = tt_route_builder_add_rule(bd->b, rule->host, path, path_type(ip->type), idx,
+                                           bd->ing->key, &pol, &err);
+            if (rc == TT_ENOMEM)
+                return rc;
+            if (rc != 0) /* the builder's reason names the host, the path and the owner */
+                report(bd, "spec.rules[%zu].http.paths[%zu]: %s", r, p, err.msg);
+        }
+    }
+    return 0;
+}
+
+/* ---- the build ---- */
+
+static int cmp_age(const void *pa, const void *pb)
+{
+    const struct tt_k8s_object *a = *(const struct tt_k8s_object *const *)pa;
+    const struct tt_k8s_object *b = *(const struct tt_k8s_object *const *)pb;
+    if (a->meta.creation_ts != b->meta.creation_ts)
+        return a->meta.creation_ts < b->meta.creation_ts ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+struct tt_route_table *tt_model_build(const struct tt_k8s_store *s,
+                                      const struct tt_model_config *cfg, uint64_t generation,
+                                      tt_model_reject_cb on_reject, void *ud)
+{
+    struct build bd = {.s = s, .on_reject = on_reject, .ud = ud};
+    const struct tt_k8s_object **ours = NULL;
+    size_t n_ing = tt_k8s_store_count(s, TT_K8S_INGRESS), n = 0;
+    struct tt_route_table *t = NULL;
+
+    config_fill(&bd.cfg, cfg);
+    bd.default_class = have_default_class(s, &bd.cfg);
+    if ((bd.b = tt_route_builder_new()) == NULL ||
+        (ours = tt_calloc(n_ing > 0 ? n_ing : 1, sizeof(*ours))) == NULL)
+        goto out;
+    for (size_t i = 0; i < n_ing; i++) {
+        const struct tt_k8s_object *ing = tt_k8s_store_at(s, TT_K8S_INGRESS, i);
+        const char *why = NULL;
+        if (is_ours(s, &bd.cfg, bd.default_class, ing, &why))
+            ours[n++] = ing;
+        else if (bd.cfg.on_ignore != NULL)
+            bd.cfg.on_ignore(ud, "Ingress", ing->key, why);
+    }
+    /* Oldest first, so the oldest Ingress wins conflicts (spec §2.1). */
+    qsort(ours, n, sizeof(*ours), cmp_age);
+    for (size_t i = 0; i < n; i++) {
+        bd.ing = ours[i];
+        bd.ing_seq = i;
+        if (do_ingress(&bd) != 0)
+            goto out; /* only TT_ENOMEM gets here */
+    }
+    t = tt_route_builder_finish(bd.b, generation);
+    bd.b = NULL; /* consumed either way */
+out:
+    tt_route_builder_free(bd.b);
+    tt_free(ours);
+    tt_free(bd.eps);
+    cache_dispose(&bd);
+    return t;
+}
+
+/* ---- logging callbacks ---- */
+
+void tt_model_log_reject(void *ud, const char *kind, const char *object, const char *reason)
+{
+    struct tt_logline l;
+    const char *msg = strncmp(reason, "spec.", 5) == 0 ? "path skipped" : "ingress rejected";
+    (void)ud;
+    if (tt_log_begin(&l, TT_LOG_WARN, "model", msg)) {
+        tt_log_str(&l, "kind", kind);
+        tt_log_str(&l, "object", object);
+        tt_log_str(&l, "reason", reason);
+        tt_log_end(&l);
+    }
+}
+
+void tt_model_log_ignore(void *ud, const char *kind, const char *object, const char *reason)
+{
+    struct tt_logline l;
+    (void)ud;
+    if (tt_log_begin(&l, TT_LOG_DEBUG, "model", "ingress ignored")) {
+        tt_log_str(&l, "kind", kind);
+        tt_log_str(&l, "object", object);
+        tt_log_str(&l, "reason", reason);
+        tt_log_end(&l);
+    }
+}

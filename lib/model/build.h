@@ -1,0 +1,78 @@
+/* model/build.h - the translator: store of Kubernetes objects -> immutable route table.
+ * Threads: the thread that owns the store (watcher, or main at startup). The result is an
+ * ordinary route table that may then be published to any thread.
+ * Invariants: a build is a pure function of the store and the config (deterministic order:
+ * oldest Ingress first, then namespace/name), it never logs itself (it reports through the
+ * callback), and it never fails for bad input: bad parts are skipped and reported. */
+#ifndef TT_MODEL_BUILD_H
+#define TT_MODEL_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "k8s/store.h"
+#include "route/route.h"
+
+#define TT_MODEL_DEFAULT_INGRESS_CLASS    "tether"
+#define TT_MODEL_DEFAULT_CONTROLLER_CLASS "tether.dev/ingress-controller"
+#define TT_MODEL_DEFAULT_ANNOTATIONS      "nginx.ingress.kubernetes.io"
+#define TT_MODEL_DEFAULT_MAX_BODY         (1024 * 1024) /* ingress-nginx's proxy-body-size */
+
+/* Reports a problem with one object. |kind| is a Kubernetes kind ("Ingress"), |object| its
+ * "ns/name", |reason| one sentence. Reasons about one path or the defaultBackend (which was
+ * then skipped) start with the field, "spec.rules[i].http.paths[j]" or "spec.defaultBackend";
+ * reasons about a whole Ingress (unresolvable Service or port: the path answers 503; an
+ * invalid annotation: the default is used) do not. All strings are borrowed for the call. */
+typedef void (*tt_model_reject_cb)(void *ud, const char *kind, const char *object,
+                                   const char *reason);
+
+struct tt_model_config {
+    const char *ingress_class;      /* --ingress-class; NULL means the default above */
+    const char *controller_class;   /* --controller-class; NULL means the default above */
+    bool watch_without_class;       /* --watch-ingress-without-class */
+    const char *annotations_prefix; /* --annotations-prefix; NULL means the default above */
+    uint64_t default_max_body;      /* bytes; 0 = unlimited (tt_model_config_init: 1 MiB) */
+    /* Optional: told about every Ingress that is not ours and why, for a DEBUG line. Gets
+     * the build's |ud|. */
+    tt_model_reject_cb on_ignore;
+};
+
+/* Fills |cfg| with the flag defaults (default_max_body = 1 MiB, other strings NULL = default). */
+void tt_model_config_init(struct tt_model_config *cfg);
+
+/* Translates every Ingress of our class in |s| into a new table with |generation| and
+ * refcount 1, which the caller owns. |cfg| NULL means tt_model_config_init's defaults.
+ * |on_reject| (may be NULL) is called with |ud| for every skipped path, unresolvable backend,
+ * rule conflict (the oldest Ingress keeps the rule) and invalid annotation.
+ * Class selection: an Ingress is ours when spec.ingressClassName names an IngressClass whose
+ * spec.controller is cfg->controller_class, or its kubernetes.io/ingress.class annotation is
+ * cfg->ingress_class, or it has neither and either cfg->watch_without_class is set or one of
+ * our IngressClasses has ingressclass.kubernetes.io/is-default-class: "true".
+ * Backends are named "ns/svc:80" or "ns/svc:http", and resolved per spec/kubernetes-api.md
+ * §2.4: Service port by number or name, then the EndpointSlice ports of that port's name
+ * (TCP), endpoints with ready != false (addresses[0], IPv4/IPv6 slices only), or if none are
+ * ready the serving+terminating ones. A missing Service or port gives a backend with no
+ * endpoints (503) and a report. spec.defaultBackend becomes the default of each host of that
+ * Ingress, and the table-wide default when no older Ingress set one.
+ * Returns NULL only on out of memory; the store is only read. */
+struct tt_route_table *tt_model_build(const struct tt_k8s_store *s,
+                                      const struct tt_model_config *cfg, uint64_t generation,
+                                      tt_model_reject_cb on_reject, void *ud);
+
+/* True when the Ingress |ing| (kind TT_K8S_INGRESS) is ours by the rules above; for status
+ * writes. When false and |why| is not NULL, *why points to a static explanation. */
+bool tt_model_ingress_is_ours(const struct tt_k8s_store *s, const struct tt_model_config *cfg,
+                              const struct tt_k8s_object *ing, const char **why);
+
+/* Parses an nginx size ("8m", "512k", "1g", "1024", "0"; units k/m/g in either case, powers
+ * of 1024; surrounding blanks allowed). Returns 0 and sets *out, or TT_EINVAL (also on
+ * overflow). 0 means unlimited where it is used for proxy-body-size. */
+int tt_model_parse_size(const char *s, uint64_t *out);
+
+/* Ready-made callbacks for tt_model_build (|ud| unused): one WARN line, module "model", msg
+ * "path skipped" (reason starts with "spec.") or "ingress rejected", fields kind, object,
+ * reason; and one DEBUG line "ingress ignored" for cfg->on_ignore. */
+void tt_model_log_reject(void *ud, const char *kind, const char *object, const char *reason);
+void tt_model_log_ignore(void *ud, const char *kind, const char *object, const char *reason);
+
+#endif
