@@ -78,6 +78,16 @@ int tt_http_split_target(struct tt_slice target, struct tt_slice *host, struct t
  * reg-name or IP literal per RFC 3986. Returns 0 and the host part, or -1. */
 int tt_http_host_strip_port(struct tt_slice host, struct tt_slice *out);
 
+/* Normalises a URL path for route matching the way nginx does before location matching:
+ * percent-decodes, merges repeated slashes and resolves "." and ".." segments. Writes at most
+ * |cap| bytes to |out|. Returns the normalised length, or -1 when the path is invalid (a ".."
+ * above the root, a bad or NUL escape, or not starting with '/'); the caller answers 400.
+ * The original target, not this, is what goes upstream (ingress-nginx passes it unchanged). */
+long tt_http_normalize_path(struct tt_slice path, char *out, size_t cap);
+
+/* True when |path| needs tt_http_normalize_path (contains '%', "//" or a dot segment). */
+bool tt_http_path_needs_normalizing(struct tt_slice path);
+
 /* Reason phrase for a status code ("Unknown" when not known). */
 const char *tt_http_reason(int status);
 

@@ -891,7 +891,23 @@ static void do_request(struct tt_session *s)
         return;
     }
     s->table = tt_route_table_ref(s->w->table);
-    m = tt_route_match(s->table, s->host, s->path);
+    if (tt_http_path_needs_normalizing(s->path)) {
+        /* Match on the path nginx would see (decoded, dot segments resolved), so that
+         * "/public/../admin" is routed as "/admin"; the original goes upstream unchanged. */
+        char stackbuf[4096], *nb = stackbuf;
+        long n;
+        if (s->path.len > sizeof(stackbuf) && (nb = tt_malloc(s->path.len)) == NULL)
+            goto bad;
+        n = tt_http_normalize_path(s->path, nb, TT_MAX(s->path.len, sizeof(stackbuf)));
+        if (n >= 0)
+            m = tt_route_match(s->table, s->host, tt_slice_make(nb, (size_t)n));
+        if (nb != stackbuf)
+            tt_free(nb);
+        if (n < 0)
+            goto bad;
+    } else {
+        m = tt_route_match(s->table, s->host, s->path);
+    }
     if (m.backend == NULL) {
         finish_bodyless_request(s);
         do_local_response(s, 404);

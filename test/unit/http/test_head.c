@@ -114,12 +114,54 @@ static void test_host(void **state)
     assert_int_equal(tt_http_host_strip_port(TT_SLICE_LIT("[::1"), &h), -1);
 }
 
+static void check_norm(const char *in, const char *want)
+{
+    char out[64];
+    long n = tt_http_normalize_path(tt_slice_cstr(in), out, sizeof(out));
+    if (want == NULL) {
+        assert_int_equal(n, -1);
+        return;
+    }
+    assert_true(n >= 0);
+    out[n] = '\0';
+    assert_string_equal(out, want);
+}
+
+static void test_normalize(void **state)
+{
+    (void)state;
+    check_norm("/a/b", "/a/b");
+    check_norm("/", "/");
+    check_norm("//", "/");
+    check_norm("/a//b", "/a/b");
+    check_norm("/a/./b", "/a/b");
+    check_norm("/a/../b", "/b");
+    check_norm("/public/../admin", "/admin");
+    check_norm("/a/b/..", "/a/");
+    check_norm("/a/.", "/a/");
+    check_norm("/a/b/../../c", "/c");
+    check_norm("/a%2Fb", "/a/b");
+    check_norm("/%61dmin", "/admin");
+    check_norm("/a/.b/..c", "/a/.b/..c");
+    check_norm("/..", NULL);
+    check_norm("/a/../..", NULL);
+    check_norm("/%2e%2e/x", NULL);
+    check_norm("/%00", NULL);
+    check_norm("/%zz", NULL);
+    check_norm("/%4", NULL);
+    check_norm("a/b", NULL);
+    assert_false(tt_http_path_needs_normalizing(TT_SLICE_LIT("/a/b.c/d")));
+    assert_true(tt_http_path_needs_normalizing(TT_SLICE_LIT("/a/./d")));
+    assert_true(tt_http_path_needs_normalizing(TT_SLICE_LIT("/a//d")));
+    assert_true(tt_http_path_needs_normalizing(TT_SLICE_LIT("/a%20")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_spans), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_hop_by_hop),  cmocka_unit_test(test_split_target),
-        cmocka_unit_test(test_host),
+        cmocka_unit_test(test_host),        cmocka_unit_test(test_normalize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
