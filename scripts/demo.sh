@@ -33,6 +33,12 @@ cp deploy/examples/sticky-sessions.yaml "$work/"
 for i in 1 2 3 4 5; do
     node scripts/demo/hello.mjs "127.0.0.1$i" 8000 "deno-hello-$i" & pids+=($!)
 done
+for i in 1 2 3 4 5; do
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1$i:8000/" >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+done
 # The walkthrough's Ingress names the legacy class "nginx": tether serves it under that name.
 build/tether --manifests "$work" --ingress-class nginx --http-port "$port" \
     --healthz-port "$admin" --bind-address 127.0.0.1 --workers 1 & pids+=($!)

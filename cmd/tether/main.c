@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     tt_log_configure(getenv("TT_LOG"));
     tt_proxy_config_defaults(&pc);
-    tt_model_config_defaults(&a.model);
+    tt_model_config_init(&a.model);
     pc.workers = default_workers();
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
