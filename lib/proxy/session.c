@@ -38,6 +38,7 @@ enum phase {
     PH_EXCHANGE,     /* upstream attached, streaming */
     PH_LOCAL,        /* writing a response of our own */
     PH_TUNNEL,       /* after 101: raw bytes both ways */
+    PH_LINGER,       /* response sent and FIN queued; discarding what the client still sends */
     PH_CLOSING,
 };
 
@@ -71,6 +72,8 @@ struct tt_session {
     struct tt_worker *w;
     struct tt_session *prev, *next;
     enum phase phase;
+    uv_shutdown_t shutdown_req;
+    bool linger_wanted;            /* input may be left unread (parse error): linger on close */
 
     /* client input */
     llhttp_t rp;
@@ -118,6 +121,7 @@ struct tt_session {
     bool resp_done;
     bool resp_last_chunk;
     bool tunnel_pending;
+    bool resp_up_chunked;          /* the upstream framed its body in chunks */
     enum framing framing;
     int status;
 
@@ -167,6 +171,9 @@ static void do_local_response(struct tt_session *s, int status);
 static void on_client_timer(uv_timer_t *t);
 static void do_close(struct tt_session *s);
 static void on_close(uv_handle_t *h);
+static void do_linger(struct tt_session *s);
+static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void on_linger_shutdown(uv_shutdown_t *req, int status);
 static void on_shutdown(uv_shutdown_t *req, int status);
 static void on_orphan_close(uv_handle_t *h);
 static void do_shutdown(uv_stream_t *st);
@@ -413,8 +420,7 @@ void tt_session__drain_all(struct tt_worker *w, bool force)
     struct tt_session *s = w->sessions, *next;
     for (; s != NULL; s = next) {
         next = s->next;
-        if (force || (s->phase == PH_IDLE && s->req.n_fields == 0 && s->req.url_len == 0 &&
-                      s->in_off == s->in_len))
+        if (force || (s->phase == PH_IDLE && s->head_deadline == 0 && s->in_off == s->in_len))
             do_close(s);
         else
             s->close_after = true;
@@ -438,6 +444,43 @@ static void do_shutdown(uv_stream_t *st)
     uv_shutdown_t *req = tt_calloc(1, sizeof(*req));
     if (req != NULL && uv_shutdown(req, st, on_shutdown) != 0)
         tt_free(req);
+}
+
+/* Lingering close (nginx's lingering_close): when the client may still be sending (an unread
+ * body behind a 413, bytes behind a 400), closing at once makes the kernel answer its data
+ * with a reset that can destroy our response before the client reads it. So send FIN first,
+ * then read and discard until the client closes or the linger timer fires. */
+static void do_linger(struct tt_session *s)
+{
+    s->phase = PH_LINGER;
+    detach_upstream(s, false);
+    release_exchange(s);
+    if (s->reading)
+        uv_read_stop((uv_stream_t *)&s->down);
+    s->reading = false;
+    if (uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->down, on_linger_shutdown) != 0 ||
+        uv_read_start((uv_stream_t *)&s->down, on_client_alloc, on_linger_read) != 0) {
+        do_close(s);
+        return;
+    }
+    s->in_off = s->in_len = 0;
+    uv_timer_start(&s->timer, on_client_timer, 5000, 0);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* a failed shutdown ends in the read error or the timer */
+}
+
+static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct tt_session *s = tt_container_of((uv_tcp_t *)st, struct tt_session, down);
+    (void)buf;
+    if (nread < 0)
+        do_close(s);
+    else
+        s->in_off = s->in_len = 0; /* discard */
 }
 
 /* ---- flow control ------------------------------------------------------------------------- */
@@ -470,7 +513,7 @@ static bool want_up_read(const struct tt_session *s)
 static void update_reading(struct tt_session *s)
 {
     bool want;
-    if (s->phase == PH_CLOSING)
+    if (s->phase == PH_CLOSING || s->phase == PH_LINGER)
         return;
     want = want_client_read(s);
     if (want && !s->reading) {
@@ -492,7 +535,7 @@ static void arm_client_timer(struct tt_session *s)
 {
     const struct tt_proxy_config *c = s->w->cfg;
     uint64_t ms = 0;
-    if (s->phase == PH_CLOSING)
+    if (s->phase == PH_CLOSING || s->phase == PH_LINGER)
         return;
     if (s->to_down.busy) {
         ms = c->client_send_timeout_ms;
@@ -517,6 +560,10 @@ static void arm_client_timer(struct tt_session *s)
 static void on_client_timer(uv_timer_t *t)
 {
     struct tt_session *s = tt_container_of(t, struct tt_session, timer);
+    if (s->phase == PH_LINGER) {
+        do_close(s);
+        return;
+    }
     if (s->phase == PH_IDLE && s->head_deadline != 0 && !s->resp_started) {
         s->close_after = true;
         do_local_response(s, 408);
@@ -600,6 +647,7 @@ static void do_parse_error(struct tt_session *s, llhttp_errno_t e)
                 s->client_ip, llhttp_errno_name(e), llhttp_get_error_reason(&s->rp));
     s->close_after = true;
     s->req_done = true;
+    s->linger_wanted = true;
     if (s->phase == PH_IDLE || s->phase == PH_ROUTING) {
         do_local_response(s, status);
     } else if (!s->resp_started) {
@@ -1481,6 +1529,7 @@ static int on_resp_headers_complete(llhttp_t *p)
         s->close_after = true; /* the client's parser expects a protocol switch */
 
     has_body = !s->is_head && status != 204 && status != 304;
+    s->resp_up_chunked = (p->flags & F_CHUNKED) != 0;
     if (!has_body)
         s->framing = FR_NONE;
     else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH))
@@ -1524,8 +1573,17 @@ static int on_resp_body(llhttp_t *p, const char *at, size_t n)
 {
     struct tt_session *s = p->data;
     s->bytes_out += n;
-    if (wb_ext(&s->to_down, at, n) != 0)
+    if (s->framing == FR_CHUNKED && !s->resp_up_chunked) {
+        /* A body delimited by close gets one chunk per piece for HTTP/1.1 clients, which keeps
+         * their connection reusable. */
+        char line[24];
+        snprintf(line, sizeof(line), "%zx\r\n", n);
+        if (wb_str(&s->to_down, line) != 0 || wb_ext(&s->to_down, at, n) != 0 ||
+            wb_copy(&s->to_down, "\r\n", 2) != 0)
+            return -1;
+    } else if (wb_ext(&s->to_down, at, n) != 0) {
         return -1;
+    }
     if (wb_nearly_full(&s->to_down)) {
         s->resp_pause = PAUSE_FULL;
         return HPE_PAUSED;
@@ -1707,7 +1765,10 @@ static void do_finish_exchange(struct tt_session *s)
     detach_upstream(s, reuse);
     release_exchange(s);
     if (s->close_after || !s->keepalive || !s->req_done || s->w->draining || s->eof) {
-        do_close(s);
+        if (!s->eof && (!s->req_done || s->in_off < s->in_len || s->linger_wanted))
+            do_linger(s);
+        else
+            do_close(s);
         return;
     }
     /* Next request on this connection, possibly already pipelined in the buffer. */
