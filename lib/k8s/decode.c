@@ -146,14 +146,15 @@ static int b64val(unsigned char c)
 int tt_k8s_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
 {
     unsigned char *buf;
-    size_t n = 0, q = 0, pad = 0;
+    size_t i, n = 0, q = 0, pad = 0;
     uint32_t acc = 0;
+    bool done = false;
 
     if ((buf = tt_malloc(len / 4 * 3 + 4)) == NULL)
         return TT_ENOMEM;
-    for (size_t i = 0; i < len; i++) {
+    for (i = 0; i < len && !done; i++) {
         unsigned char c = (unsigned char)in[i];
-        int v;
+        int v = 0;
         if (c == '\r' || c == '\n')
             continue;
         if (c == '=') {
@@ -161,17 +162,12 @@ int tt_k8s_base64_decode(const char *in, size_t len, unsigned char **out, size_t
             if (q < 2)
                 goto fail;
             pad++;
-            acc <<= 6;
-            if (++q == 4)
-                goto flush;
-            continue;
-        }
-        if (pad > 0 || (v = b64val(c)) < 0)
+        } else if (pad > 0 || (v = b64val(c)) < 0) {
             goto fail;
+        }
         acc = acc << 6 | (uint32_t)v;
         if (++q < 4)
             continue;
-flush:
         buf[n++] = (unsigned char)(acc >> 16);
         if (pad < 2)
             buf[n++] = (unsigned char)(acc >> 8);
@@ -179,14 +175,12 @@ flush:
             buf[n++] = (unsigned char)acc;
         q = 0;
         acc = 0;
-        if (pad > 0) {
-            /* Nothing but line breaks may follow padding. */
-            for (i++; i < len; i++)
-                if (in[i] != '\r' && in[i] != '\n')
-                    goto fail;
-            break;
-        }
+        done = pad > 0;
     }
+    /* Nothing but line breaks may follow padding. */
+    for (; i < len; i++)
+        if (in[i] != '\r' && in[i] != '\n')
+            goto fail;
     if (q != 0)
         goto fail;
     buf[n] = '\0';

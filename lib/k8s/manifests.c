@@ -288,14 +288,18 @@ static int list_files(const char *path, struct file **files, size_t *n_files, st
         if (n == cap) {
             size_t ncap = cap < 16 ? 16 : cap * 2;
             char **nn = tt_realloc(names, ncap * sizeof(*nn));
-            if (nn == NULL)
-                goto nomem;
+            if (nn == NULL) {
+                rc = tt_err_set(err, TT_ENOMEM, "manifests: out of memory listing %s", path);
+                goto out;
+            }
             names = nn;
             cap = ncap;
         }
         len = strlen(path) + 1 + strlen(e->d_name) + 1;
-        if ((names[n] = tt_malloc(len)) == NULL)
-            goto nomem;
+        if ((names[n] = tt_malloc(len)) == NULL) {
+            rc = tt_err_set(err, TT_ENOMEM, "manifests: out of memory listing %s", path);
+            goto out;
+        }
         snprintf(names[n++], len, "%s/%s", path, e->d_name);
     }
     if (errno != 0) {
@@ -304,8 +308,10 @@ static int list_files(const char *path, struct file **files, size_t *n_files, st
     }
     if (n > 0)
         qsort(names, n, sizeof(*names), cmp_str);
-    if ((*files = tt_calloc(n > 0 ? n : 1, sizeof(**files))) == NULL)
-        goto nomem;
+    if ((*files = tt_calloc(n > 0 ? n : 1, sizeof(**files))) == NULL) {
+        rc = tt_err_set(err, TT_ENOMEM, "manifests: out of memory listing %s", path);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         /* Skip subfolders (and other non-files) that happen to be named *.yaml. */
         if (stat(names[i], &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -315,9 +321,6 @@ static int list_files(const char *path, struct file **files, size_t *n_files, st
         (*files)[(*n_files)++].path = names[i];
     }
     n = 0; /* ownership of the names moved to *files */
-    goto out;
-nomem:
-    rc = tt_err_set(err, TT_ENOMEM, "manifests: out of memory listing %s", path);
 out:
     for (size_t i = 0; i < n; i++)
         tt_free(names[i]);

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -30,6 +31,13 @@ struct anchor {
     size_t height;     /* levels of its subtree, so copies cannot nest past the limit */
 };
 
+/* (mapping, key) pairs of the current document, so duplicate checks and merges cost O(1)
+ * per key rather than a scan of the mapping (10000 keys would make that quadratic). */
+struct kentry {
+    const cJSON *map; /* NULL = empty slot */
+    const char *key;  /* the item's own key string inside |map| */
+};
+
 struct ctx {
     struct frame stack[TT_K8S_YAML_MAX_DEPTH];
     int depth;
@@ -40,6 +48,9 @@ struct ctx {
     size_t n_anchors;
     size_t cap_anchors;
     size_t nodes;
+    struct kentry *keys;
+    size_t keys_cap; /* power of two */
+    size_t keys_n;
     struct tt_err *err;
     const yaml_event_t *ev; /* for error positions */
 };
@@ -68,6 +79,55 @@ static size_t count_nodes(const cJSON *n)
     for (const cJSON *ch = n->child; ch != NULL; ch = ch->next)
         k += count_nodes(ch);
     return k;
+}
+
+static size_t key_hash(const cJSON *map, const char *key)
+{
+    size_t h = 1469598103934665603ull ^ ((uintptr_t)map >> 4);
+    for (; *key != '\0'; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ull;
+    return h;
+}
+
+static bool key_exists(const struct ctx *c, const cJSON *map, const char *key)
+{
+    if (c->keys_cap == 0)
+        return false;
+    for (size_t i = key_hash(map, key) & (c->keys_cap - 1);; i = (i + 1) & (c->keys_cap - 1)) {
+        const struct kentry *e = &c->keys[i];
+        if (e->map == NULL)
+            return false;
+        if (e->map == map && strcmp(e->key, key) == 0)
+            return true;
+    }
+}
+
+static void key_place(struct kentry *tab, size_t cap, struct kentry e)
+{
+    size_t i = key_hash(e.map, e.key) & (cap - 1);
+    while (tab[i].map != NULL)
+        i = (i + 1) & (cap - 1);
+    tab[i] = e;
+}
+
+/* Records that |map| now has |key| (borrowed from the map's item). */
+static int key_add(struct ctx *c, const cJSON *map, const char *key)
+{
+    if ((c->keys_n + 1) * 2 > c->keys_cap) {
+        size_t cap = c->keys_cap < 64 ? 64 : c->keys_cap * 2;
+        struct kentry *tab = tt_calloc(cap, sizeof(*tab));
+        if (tab == NULL)
+            return fail_at(c, TT_ENOMEM, "out of memory");
+        for (size_t i = 0; i < c->keys_cap; i++)
+            if (c->keys[i].map != NULL)
+                key_place(tab, cap, c->keys[i]);
+        tt_free(c->keys);
+        c->keys = tab;
+        c->keys_cap = cap;
+    }
+    key_place(c->keys, c->keys_cap, (struct kentry){map, key});
+    c->keys_n++;
+    return 0;
 }
 
 static void clear_anchors(struct ctx *c)
@@ -122,7 +182,7 @@ static int attach(struct ctx *c, cJSON *v, size_t height)
         f->height = height;
     if (cJSON_IsArray(f->node)) {
         if (!cJSON_AddItemToArray(f->node, v))
-            goto nomem;
+            goto fail;
         return 0;
     }
     if (f->key == NULL) {
@@ -135,11 +195,11 @@ static int attach(struct ctx *c, cJSON *v, size_t height)
             return fail_at(c, TT_EPARSE, "merge key << needs a mapping or a list of mappings");
         }
         if (f->merges == NULL && (f->merges = cJSON_CreateArray()) == NULL)
-            goto nomem;
+            goto fail;
         if (!cJSON_AddItemToArray(f->merges, v))
-            goto nomem;
+            goto fail;
     } else {
-        if (cJSON_GetObjectItemCaseSensitive(f->node, f->key) != NULL) {
+        if (key_exists(c, f->node, f->key)) {
             cJSON_Delete(v);
             return fail_at(c, TT_EPARSE, "duplicate mapping key");
         }
@@ -148,12 +208,15 @@ static int attach(struct ctx *c, cJSON *v, size_t height)
             return fail_at(c, TT_ERANGE, "mapping has more than 10000 keys");
         }
         if (!cJSON_AddItemToObject(f->node, f->key, v))
-            goto nomem;
+            goto fail;
+        /* cJSON copied the key; v is now the map's last item and owns that copy. */
+        if (key_add(c, f->node, v->string) != 0)
+            return TT_ENOMEM;
     }
     tt_free(f->key);
     f->key = NULL;
     return 0;
-nomem:
+fail:
     cJSON_Delete(v);
     return fail_at(c, TT_ENOMEM, "out of memory");
 }
@@ -163,7 +226,7 @@ static int merge_from(struct ctx *c, cJSON *map, const cJSON *src)
     for (const cJSON *it = src->child; it != NULL; it = it->next) {
         cJSON *dup;
         int rc;
-        if (cJSON_GetObjectItemCaseSensitive(map, it->string) != NULL)
+        if (key_exists(c, map, it->string))
             continue; /* explicit keys, and earlier merge sources, win */
         if ((rc = charge(c, count_nodes(it))) != 0)
             return rc;
@@ -173,6 +236,8 @@ static int merge_from(struct ctx *c, cJSON *map, const cJSON *src)
             cJSON_Delete(dup);
             return fail_at(c, TT_ENOMEM, "out of memory");
         }
+        if ((rc = key_add(c, map, dup->string)) != 0)
+            return rc;
     }
     return 0;
 }
@@ -403,6 +468,9 @@ static int on_document_end(struct ctx *c)
     cJSON *doc = c->doc != NULL ? c->doc : cJSON_CreateNull();
     c->doc = NULL;
     clear_anchors(c); /* anchors are scoped to their document */
+    if (c->keys != NULL)
+        memset(c->keys, 0, c->keys_cap * sizeof(*c->keys)); /* its maps move to c->docs */
+    c->keys_n = 0;
     cJSON_Delete(c->keep);
     c->keep = NULL;
     if (doc == NULL || !cJSON_AddItemToArray(c->docs, doc)) {
@@ -483,6 +551,7 @@ out:
     cJSON_Delete(c.docs);
     clear_anchors(&c);
     tt_free(c.anchors);
+    tt_free(c.keys);
     yaml_parser_delete(&parser);
     return rc;
 }
