@@ -23,6 +23,6 @@ if [ -f test/package-lock.json ]; then
     stamp=test/node_modules/.lock-stamp
     if [ ! -f "$stamp" ] || ! cmp -s test/package-lock.json "$stamp"; then
         (cd test && npm ci --no-audit --no-fund --silent)
-        cp test/package-lock.json "$stamp"
+        mkdir -p test/node_modules && cp test/package-lock.json "$stamp"
     fi
 fi
