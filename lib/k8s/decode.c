@@ -541,7 +541,7 @@ static int decode_path(const cJSON *p, struct tt_k8s_ingress_path *ip, struct tt
 
 static int decode_rules(const cJSON *rules, struct tt_k8s_ingress *ing, struct tt_err *err)
 {
-    size_t n, total_paths = 0;
+    size_t n = 0, total_paths = 0;
     char w[64];
     int rc;
 
@@ -551,7 +551,7 @@ static int decode_rules(const cJSON *rules, struct tt_k8s_ingress *ing, struct t
     for (const cJSON *r = rules->child; r != NULL; r = r->next) {
         struct tt_k8s_ingress_rule *ir = &ing->rules[ing->n_rules];
         const cJSON *http, *paths;
-        size_t np;
+        size_t np = 0;
 
         snprintf(w, sizeof(w), "spec.rules[%zu]", ing->n_rules);
         ing->n_rules++;
@@ -590,7 +590,7 @@ static int decode_rules(const cJSON *rules, struct tt_k8s_ingress *ing, struct t
 
 static int decode_tls(const cJSON *tls, struct tt_k8s_ingress *ing, struct tt_err *err)
 {
-    size_t n;
+    size_t n = 0;
     char w[64];
     int rc;
 
@@ -600,7 +600,7 @@ static int decode_tls(const cJSON *tls, struct tt_k8s_ingress *ing, struct tt_er
     for (const cJSON *t = tls->child; t != NULL; t = t->next) {
         struct tt_k8s_ingress_tls *it = &ing->tls[ing->n_tls++];
         const cJSON *hosts;
-        size_t nh;
+        size_t nh = 0;
 
         snprintf(w, sizeof(w), "spec.tls[%zu]", ing->n_tls - 1);
         if (!cJSON_IsObject(t))
@@ -667,7 +667,7 @@ static int decode_ingress_class(const cJSON *spec, struct tt_k8s_object *o, stru
 static int decode_service(const cJSON *spec, struct tt_k8s_service *svc, struct tt_err *err)
 {
     const cJSON *ports = NULL;
-    size_t n;
+    size_t n = 0;
     char w[64];
     long v;
     int rc;
@@ -723,7 +723,7 @@ static int decode_slice_endpoint(const cJSON *e, size_t i, struct tt_k8s_slice_e
 {
     const cJSON *addrs, *cond;
     int ready, serving, terminating;
-    size_t n;
+    size_t n = 0;
     char w[64];
     int rc;
 
@@ -772,7 +772,7 @@ static int decode_slice(const cJSON *obj, struct tt_k8s_object *o, struct tt_err
     struct tt_k8s_endpoint_slice *sl = &o->u.slice;
     const cJSON *v;
     const char *svc;
-    size_t n;
+    size_t n = 0;
     char w[64];
     long pn;
     int rc;

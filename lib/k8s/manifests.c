@@ -140,7 +140,7 @@ static int parse_file(struct file *f, struct tt_err *err)
 {
     struct tt_err perr = {0};
     char *text = NULL;
-    size_t len;
+    size_t len = 0;
     int rc;
 
     if ((rc = read_file(f->path, &text, &len, err)) != 0)
