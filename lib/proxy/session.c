@@ -121,6 +121,8 @@ struct tt_session {
     bool resp_done;
     bool resp_last_chunk;
     bool tunnel_pending;
+    bool up_eof;                   /* tunnel: the upstream sent FIN */
+    bool up_shut, down_shut;       /* tunnel: FIN passed on to that side */
     bool resp_up_chunked;          /* the upstream framed its body in chunks */
     enum framing framing;
     int status;
@@ -177,6 +179,7 @@ static void on_linger_shutdown(uv_shutdown_t *req, int status);
 static void on_shutdown(uv_shutdown_t *req, int status);
 static void on_orphan_close(uv_handle_t *h);
 static void do_shutdown(uv_stream_t *st);
+static void tunnel_progress(struct tt_session *s);
 static void on_up_close(uv_handle_t *h);
 static void update_reading(struct tt_session *s);
 static void arm_client_timer(struct tt_session *s);
@@ -483,6 +486,26 @@ static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         s->in_off = s->in_len = 0; /* discard */
 }
 
+/* Passes each side's FIN to the other once what it sent before is written, and closes the
+ * session when both directions are finished, so finished tunnels never hold descriptors. */
+static void tunnel_progress(struct tt_session *s)
+{
+    if (s->up == NULL) {
+        do_close(s);
+        return;
+    }
+    if (s->eof && !s->up_shut && !s->to_up.busy && s->in_off == s->in_len) {
+        s->up_shut = true;
+        do_shutdown((uv_stream_t *)&s->up->tcp);
+    }
+    if (s->up_eof && !s->down_shut && !s->to_down.busy && s->up->in_off == s->up->in_len) {
+        s->down_shut = true;
+        do_shutdown((uv_stream_t *)&s->down);
+    }
+    if (s->up_shut && s->down_shut)
+        do_close(s);
+}
+
 /* ---- flow control ------------------------------------------------------------------------- */
 
 static bool want_client_read(const struct tt_session *s)
@@ -506,7 +529,7 @@ static bool want_up_read(const struct tt_session *s)
     if (s->up == NULL || !s->up->connected || s->up->in_off < s->up->in_len)
         return false;
     if (s->phase == PH_TUNNEL)
-        return !s->to_down.busy;
+        return !s->to_down.busy && !s->up_eof;
     return s->phase == PH_EXCHANGE && !s->resp_done && !s->to_down.busy;
 }
 
@@ -611,8 +634,7 @@ static void on_client_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             /* Half-close: pass the client's FIN on, keep the other direction. */
             uv_read_stop(st);
             s->reading = false;
-            if (!s->to_up.busy)
-                do_shutdown((uv_stream_t *)&s->up->tcp);
+            tunnel_progress(s);
             return;
         }
         if (s->phase == PH_IDLE || s->phase == PH_TUNNEL || !s->req_done ||
@@ -889,6 +911,7 @@ static void do_request(struct tt_session *s)
     s->status = 0;
     s->resp_started = s->resp_head_done = s->resp_done = false;
     s->tunnel_pending = false;
+    s->up_eof = s->up_shut = s->down_shut = false;
     s->bytes_in = s->bytes_out = 0;
     s->request_id[0] = '\0';
     atomic_fetch_add_explicit(&s->w->c.requests, 1, memory_order_relaxed);
@@ -1298,8 +1321,11 @@ static void on_up_write(uv_write_t *req, int status)
         do_upstream_failed(s, 502, "write failed");
         return;
     }
-    if (s->eof && s->phase == PH_TUNNEL && s->up != NULL)
-        do_shutdown((uv_stream_t *)&s->up->tcp);
+    if (s->phase == PH_TUNNEL) {
+        tunnel_progress(s);
+        if (s->phase == PH_CLOSING)
+            return;
+    }
     if (s->in_off < s->in_len || s->parse_pending)
         do_parse_client(s);
     else
@@ -1339,11 +1365,10 @@ static void on_up_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread < 0) {
         if (s->phase == PH_TUNNEL) {
-            if (nread == UV_EOF && !s->to_down.busy) {
-                do_shutdown((uv_stream_t *)&s->down);
+            if (nread == UV_EOF) {
+                s->up_eof = true;
                 uv_read_stop(st);
-                if (s->eof)
-                    do_close(s);
+                tunnel_progress(s);
                 return;
             }
             do_close(s);
@@ -1646,6 +1671,9 @@ static void on_down_write(uv_write_t *req, int status)
             do_close(s);
             return;
         }
+        tunnel_progress(s);
+        if (s->phase == PH_CLOSING)
+            return;
         if (s->up->in_off < s->up->in_len)
             do_parse_upstream(s);
         else
