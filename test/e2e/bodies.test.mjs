@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { fixture, ingressClass, ingress, backend, SLOW, MiB, sleep } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, SLOW, MiB, sleep, request } from './lib/tether.mjs';
 import { patternChunk, patternSha256 } from './lib/echo.mjs';
 import { rawExchange, RawConn } from './lib/raw.mjs';
 
@@ -239,6 +239,121 @@ describe('bodies', () => {
     assert.equal(JSON.parse(x.responses[1].body).bodyLength, 5);
     assert.equal(JSON.parse(x.responses[3].body).bodyLength, 3);
     assert.ok(x.closed, 'connection not closed after Connection: close');
+  });
+
+  test('HEAD: Content-Length passed, no body expected, connection reusable', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const h = await request(t.httpPort, { host: 'big.test', path: '/bytes/5000', method: 'HEAD', agent, timeout: 3000 * SLOW });
+      assert.equal(h.status, 200);
+      assert.equal(h.headers['content-length'], '5000');
+      assert.equal(h.body.length, 0);
+      const g = await request(t.httpPort, { host: 'big.test', path: '/after-head', agent, timeout: 3000 * SLOW });
+      assert.equal(g.status, 200);
+      assert.equal(g.json().url, '/after-head');
+      assert.equal(g.socketLocalPort, h.socketLocalPort, 'connection not reused after HEAD');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('204 and 304 responses have no body; the connection stays usable', async () => {
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('GET /status/204 HTTP/1.1\r\nHost: big.test\r\n\r\n');
+      assert.equal((await c.response(1))?.statusCode, 204);
+      await c.write('GET /status/304 HTTP/1.1\r\nHost: big.test\r\n\r\n');
+      assert.equal((await c.response(2))?.statusCode, 304);
+      await c.write('GET /after-204 HTTP/1.1\r\nHost: big.test\r\n\r\n');
+      const r = await c.response(3);
+      assert.equal(r?.statusCode, 200);
+      assert.equal(JSON.parse(r.body).url, '/after-204');
+      assert.equal(c.rest.length, 0, `stray bytes: ${JSON.stringify(c.rest.toString().slice(0, 80))}`);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('upstream response delimited by connection close is relayed whole', async () => {
+    const n = 3 * MiB + 17;
+    const r = await download(t.httpPort, { host: 'big.test', path: `/eof/${n}` });
+    assert.equal(r.status, 200);
+    assert.equal(r.length, n);
+    assert.equal(r.sha256, patternSha256(n));
+  });
+
+  test('chunked request with trailers and chunk extensions is accepted, body intact', async () => {
+    const x = await rawExchange(t.httpPort,
+      'POST /trailers HTTP/1.1\r\nHost: big.test\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      '4;name=value\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Checksum: abc\r\n\r\n' +
+      'GET /after-trailers HTTP/1.1\r\nHost: big.test\r\n\r\n', { responses: 2 });
+    assert.deepEqual(x.responses.map((r) => r.statusCode), [200, 200]);
+    const j = JSON.parse(x.responses[0].body);
+    assert.equal(j.bodyLength, 9);
+    assert.equal(j.bodySha256, createHash('sha256').update('wikipedia').digest('hex'));
+    assert.equal(JSON.parse(x.responses[1].body).url, '/after-trailers');
+  });
+
+  test('100 pipelined requests in one write are answered in order', async () => {
+    const reqs = Array.from({ length: 100 }, (_, i) => `GET /many/${i} HTTP/1.1\r\nHost: big.test\r\n\r\n`).join('');
+    const x = await rawExchange(t.httpPort, reqs, { responses: 100, timeout: 10_000 * SLOW });
+    assert.equal(x.responses.length, 100, `only ${x.responses.length} responses (closed=${x.closed})`);
+    x.responses.forEach((r, i) => {
+      assert.equal(r.statusCode, 200);
+      assert.equal(JSON.parse(r.body).url, `/many/${i}`);
+    });
+  });
+
+  test('request head and body dribbled one byte per write are parsed correctly', async () => {
+    const req = 'POST /dribble HTTP/1.1\r\nHost: big.test\r\nX-Long-Header-Name: some value\r\nContent-Length: 7\r\n\r\npayload';
+    const parts = [];
+    for (const ch of req) parts.push(ch, { delay: 2 });
+    const x = await rawExchange(t.httpPort, parts);
+    assert.equal(x.responses[0]?.statusCode, 200);
+    const j = JSON.parse(x.responses[0].body);
+    assert.equal(j.headers['x-long-header-name'], 'some value');
+    assert.equal(j.bodyLength, 7);
+  });
+
+  test('upstream dies mid-body: client connection is closed, not left hanging or reused', async () => {
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('GET /truncate/200000 HTTP/1.1\r\nHost: big.test\r\n\r\n');
+      const closed = await c.waitClose(5000 * SLOW);
+      assert.ok(closed, 'client connection still open after the upstream died mid-response');
+      assert.ok(c.buf.length < 200000 + 200, 'client got a complete-looking response');
+    } finally {
+      c.destroy();
+    }
+    assert.equal((await t.req('/after-truncate', { host: 'big.test' })).status, 200);
+  });
+
+  test('clients that vanish mid-transfer leave no sockets behind', async () => {
+    const { readdirSync } = await import('node:fs');
+    const fds = () => readdirSync(`/proc/${t.pid}/fd`).length;
+    await sleep(200);
+    const base = fds();
+    for (let i = 0; i < 5; i++) {
+      // download abandoned after the first bytes
+      const c = await RawConn.connect(t.httpPort);
+      await c.write(`GET /bytes/${20 * MiB}?abandon=${i} HTTP/1.1\r\nHost: big.test\r\n\r\n`);
+      await c._wait(() => c.buf.length > 1000, 3000 * SLOW);
+      c.destroy();
+      // upload abandoned halfway
+      const u = await RawConn.connect(t.httpPort);
+      await u.write(`POST /abandoned-upload-${i} HTTP/1.1\r\nHost: big.test\r\nContent-Length: ${MiB}\r\n\r\n`);
+      await u.write(Buffer.alloc(64 * 1024, 1));
+      await sleep(20);
+      u.destroy();
+    }
+    let now = fds();
+    const end = Date.now() + 3000 * SLOW;
+    while (now > base + 2 && Date.now() < end) {
+      await sleep(100);
+      now = fds();
+    }
+    assert.ok(now <= base + 2, `${now - base} file descriptors left after 10 abandoned transfers`);
+    assert.equal((await t.req('/after-abandon', { host: 'big.test' })).status, 200);
   });
 
   test('HTTP/1.0 request gets a response and the connection closes', async () => {

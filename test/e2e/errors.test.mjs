@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, SLOW,
+  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, startRawUpstream, SLOW,
 } from './lib/tether.mjs';
 import { rawExchange } from './lib/raw.mjs';
 
@@ -107,7 +107,7 @@ describe('error responses', () => {
   ]) {
     test(`malformed request → 400: ${name}`, async () => {
       const before = pod.stats.requests.length;
-      const x = await rawExchange(t.httpPort, req, { waitClose: 2000 * SLOW });
+      const x = await rawExchange(t.httpPort, req);
       const want = name.includes('505') ? [400, 505] : [400];
       assert.ok(want.includes(x.responses[0]?.statusCode), `got ${x.responses[0]?.statusCode} closed=${x.closed}`);
       assert.equal(pod.stats.requests.length, before, 'malformed request reached the upstream');
@@ -152,7 +152,7 @@ describe('error responses: limit flags', () => {
       ],
       args: ['--max-uri-bytes', '100', '--max-header-bytes', '1024', '--max-headers', '10'],
     });
-    const send = (req) => rawExchange(t.httpPort, req, { waitClose: 1000 * SLOW });
+    const send = (req) => rawExchange(t.httpPort, req);
     assert.equal((await send(`GET /${'u'.repeat(50)} HTTP/1.1\r\nHost: l.test\r\n\r\n`)).responses[0]?.statusCode, 200);
     assert.equal((await send(`GET /${'u'.repeat(150)} HTTP/1.1\r\nHost: l.test\r\n\r\n`)).responses[0]?.statusCode, 414);
     assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\nX-A: ${'a'.repeat(500)}\r\n\r\n`)).responses[0]?.statusCode, 200);
@@ -160,5 +160,55 @@ describe('error responses: limit flags', () => {
     const hdrs = (n) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join('');
     assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\n${hdrs(8)}\r\n`)).responses[0]?.statusCode, 200);
     assert.equal((await send(`GET / HTTP/1.1\r\nHost: l.test\r\n${hdrs(12)}\r\n`)).responses[0]?.statusCode, 431);
+  });
+});
+
+describe('misbehaving upstreams', () => {
+  const fx = fixture();
+  after(() => fx.close());
+  let t;
+  let reply = '';
+  before(async () => {
+    const up = await startRawUpstream('127.0.5.20', () => reply);
+    fx.defer(() => up.close());
+    t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('raw', { rules: [{ host: 'raw.test', paths: [{ path: '/', service: 'raw' }] }] }),
+        ...backend('raw', [up]),
+      ],
+      workers: 1,
+    });
+  });
+
+  for (const [name, bytes] of [
+    ['Content-Length and Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
+    ['differing Content-Length headers', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhelloXY'],
+    ['bare CR in a header', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Bad: a\rb\r\n\r\nok'],
+    ['not HTTP at all', 'garbage\r\n\r\n'],
+  ]) {
+    test(`response with ${name} → 502, nothing of it relayed`, async () => {
+      reply = bytes;
+      const x = await rawExchange(t.httpPort, 'GET /x HTTP/1.1\r\nHost: raw.test\r\n\r\n');
+      assert.equal(x.responses[0]?.statusCode, 502);
+      assert.doesNotMatch(x.raw.toString('latin1'), /hello|X-Bad|garbage/);
+    });
+  }
+
+  test('bytes after a complete upstream response are not served to the next request', async () => {
+    reply = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED';
+    const x = await rawExchange(t.httpPort,
+      'GET /a HTTP/1.1\r\nHost: raw.test\r\n\r\nGET /b HTTP/1.1\r\nHost: raw.test\r\n\r\n', { responses: 2 });
+    assert.equal(x.responses.length, 2);
+    for (const r of x.responses) assert.notEqual(r.body.toString(), 'INJECTED');
+  });
+
+  test('1xx informational responses are relayed before the final one', async () => {
+    reply = 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const x = await rawExchange(t.httpPort, 'GET /hints HTTP/1.1\r\nHost: raw.test\r\n\r\n', { responses: 2 });
+    const final = x.responses.find((r) => r.statusCode >= 200);
+    assert.ok(final, 'no final response');
+    assert.equal(final.statusCode, 200);
+    assert.equal(final.body.toString(), 'ok');
   });
 });

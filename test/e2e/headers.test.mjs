@@ -121,6 +121,25 @@ describe('forwarded headers', () => {
     assert.equal(j.url, '/hop');
   });
 
+  test('request target is forwarded byte for byte', async () => {
+    const target = '/Some/%41%2fpath//double?q=%20x&y=%E2%9C%93#';
+    const x = await rawExchange(t.httpPort, `GET ${target.slice(0, -1)} HTTP/1.1\r\nHost: raw.test\r\n\r\n`);
+    assert.equal(x.responses[0]?.statusCode, 200);
+    assert.equal(JSON.parse(x.responses[0].body).url, target.slice(0, -1));
+  });
+
+  test('obs-text bytes in a header value are forwarded unchanged', async () => {
+    const req = Buffer.concat([
+      Buffer.from('GET /obs-text HTTP/1.1\r\nHost: o.test\r\nX-Latin: caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\r\n\r\n'),
+    ]);
+    const x = await rawExchange(t.httpPort, req);
+    assert.equal(x.responses[0]?.statusCode, 200);
+    const j = JSON.parse(x.responses[0].body);
+    assert.equal(j.headers['x-latin'], 'caf\u00e9');
+  });
+
   test('hop-by-hop response headers are removed before the client sees them', async () => {
     const x = await rawExchange(t.httpPort, 'GET /headers HTTP/1.1\r\nHost: hop.test\r\n\r\n');
     assert.equal(x.responses.length, 1);

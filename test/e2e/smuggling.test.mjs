@@ -81,6 +81,26 @@ describe('request smuggling', () => {
     });
   });
 
+  test('nothing after a Connection: close request is processed', async () => {
+    const x = await rawExchange(t.httpPort,
+      `GET /carrier-cc HTTP/1.1\r\n${H}Connection: close\r\n\r\n${smuggled('cc')}`, { responses: 2, waitClose: 2000 * SLOW });
+    assert.equal(x.responses.length, 1);
+    assert.equal(x.responses[0].statusCode, 200);
+    assert.ok(x.closed);
+    await sleep(150);
+    assert.equal(pod.seen('/smuggled-cc').length, 0);
+  });
+
+  test('HTTP/1.0 request with Transfer-Encoding: connection closed after it, nothing smuggled', async () => {
+    // RFC 9112 §6.1: treat the framing as faulty and close the connection after the message.
+    const x = await rawExchange(t.httpPort,
+      `POST /carrier-10te HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled('10te')}`, { responses: 2, waitClose: 2000 * SLOW });
+    assert.ok(x.responses.length <= 1, `responses: ${x.responses.map((r) => r.statusCode)}`);
+    assert.ok(x.closed);
+    await sleep(150);
+    assert.equal(pod.seen('/smuggled-10te').length, 0);
+  });
+
   test('after all vectors tether still serves normal requests', async () => {
     const r = await t.req('/still-alive', { host: 'smug.test' });
     assert.equal(r.status, 200);

@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { fixture, ingressClass, ingress, backend, sleep, SLOW, MiB, request } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, sleep, SLOW, MiB, request, startBlackhole } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 import { patternChunk } from './lib/echo.mjs';
 
@@ -260,5 +260,43 @@ describe('graceful shutdown', () => {
     assert.ok(exit, 'no exit');
     assert.equal(exit.code, 0);
     assert.ok(Date.now() - t0 < 2000 * SLOW, `took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('upstream connect timeout', () => {
+  const fx = fixture();
+  after(() => fx.close());
+
+  test('unanswered connect → 502/504 after --proxy-connect-timeout; with a live endpoint → retried, 200', async (t) => {
+    const hole = await startBlackhole('127.0.7.20');
+    if (!hole) {
+      t.skip('python3 not available to make a black-hole listener');
+      return;
+    }
+    fx.defer(() => hole.close());
+    const live = await fx.echo({ host: '127.0.7.21', name: 'live' });
+    const tt = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('ct', { rules: [
+          { host: 'hole.test', paths: [{ path: '/', service: 'hole' }] },
+          { host: 'mixed.test', paths: [{ path: '/', service: 'mixed' }] },
+        ] }),
+        ...backend('hole', [hole]),
+        ...backend('mixed', [hole, live]),
+      ],
+      workers: 1,
+      args: ['--proxy-connect-timeout', '500ms', '--proxy-read-timeout', '30s'],
+    });
+    const t0 = Date.now();
+    const r = await tt.req('/x', { host: 'hole.test', timeout: 20_000 * SLOW });
+    const ms = Date.now() - t0;
+    assert.ok([502, 504].includes(r.status), `status ${r.status}`);
+    assert.ok(ms >= 400, `gave up after ${ms} ms`);
+    assert.ok(ms < 5000 * SLOW, `connect timeout took ${ms} ms (3 tries × 500 ms at most expected)`);
+    for (let i = 0; i < 4; i++) {
+      const m = await tt.req(`/m/${i}`, { host: 'mixed.test', timeout: 10_000 * SLOW });
+      assert.equal(m.status, 200, `request ${i}: ${m.status}`);
+    }
   });
 });

@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fixture, ingressClass, ingress, backend, deadPort, sleep, request } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, deadPort, sleep, request, SLOW } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 
 describe('upstream keep-alive pool', () => {
@@ -98,6 +98,22 @@ describe('upstream keep-alive pool', () => {
     }
   });
 
+  test('POST on an upstream connection the pod closed while idle still succeeds', async () => {
+    assert.equal((await t.req('/first-post', { host: 'short.test', method: 'POST', body: 'a' })).status, 200);
+    await sleep(700);
+    const r = await t.req('/post-after-idle', { host: 'short.test', method: 'POST', body: 'hello' });
+    assert.equal(r.status, 200, `${r.status} ${r.text}`);
+    assert.equal(r.json().bodyLength, 5);
+  });
+
+  test('200 concurrent client connections are all served', async () => {
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      request(t.httpPort, { host: 'pool.test', path: `/burst/${i}`, timeout: 15_000 * SLOW })
+        .then((r) => r.status, (e) => e.code ?? e.message)));
+    const bad = rs.filter((s) => s !== 200);
+    assert.equal(bad.length, 0, `failures: ${JSON.stringify(bad.slice(0, 10))}`);
+  });
+
   test('pooled connections dropped by the pod → requests still succeed', async () => {
     assert.equal((await t.req('/pre-drop', { host: 'pool.test' })).status, 200);
     pod.dropConnections();
@@ -146,6 +162,24 @@ describe('retry on connect failure', () => {
     const lines = t.access().filter((l) => String(l.path).startsWith('/r/'));
     assert.equal(lines.length, 12, t.logText());
     for (const l of lines) assert.ok([a.addr, b.addr].includes(l.upstream), `upstream ${l.upstream}`);
+  });
+
+  test('--proxy-next-upstream-tries 1 disables the retry (some requests hit the dead endpoint → 502)', async () => {
+    const a = await fx.echo({ host: '127.0.8.31', name: 'live' });
+    const dead = { host: '127.0.8.30', port: await deadPort('127.0.8.30') };
+    const t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('retry', { rules: [{ host: 'retry.test', paths: [{ path: '/', service: 'mixed' }] }] }),
+        ...backend('mixed', [dead, a]),
+      ],
+      workers: 1,
+      args: ['--proxy-next-upstream-tries', '1'],
+    });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await t.req(`/n/${i}`, { host: 'retry.test' })).status);
+    assert.ok(statuses.includes(502), `statuses: ${statuses}`);
+    assert.ok(statuses.includes(200), `statuses: ${statuses}`);
   });
 
   test('POST body is still delivered after a retried connect', async () => {

@@ -2,6 +2,7 @@
 // the connection is a raw byte tunnel in both directions until either side closes.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { fixture, ingressClass, ingress, backend, SLOW, sleep } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 import { acceptKey, newKey, encodeFrame, FrameReader, OP } from './lib/ws.mjs';
@@ -143,6 +144,39 @@ describe('websocket', () => {
     const end = Date.now() + 3000 * SLOW;
     while (!rec.socketClosed && Date.now() < end) await sleep(50);
     assert.ok(rec.socketClosed, 'upstream tunnel socket left open after the client went away');
+  });
+
+  test('finished tunnels release their sockets (either side closing) and do not hold up shutdown', async () => {
+    const t3 = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('ws', { rules: [{ host: 'ws.test', paths: [{ path: '/', service: 'wsecho' }] }] }),
+        ...backend('wsecho', [pod]),
+      ],
+      workers: 1,
+      args: ['--shutdown-grace-period', '20s'],
+    });
+    const fds = () => readdirSync(`/proc/${t3.pid}/fd`).length;
+    const base = fds();
+    for (let i = 0; i < 10; i++) {
+      const ws = await openWs(t3.httpPort, { path: `/ws-fin-${i}` });
+      assert.equal(ws.res?.statusCode, 101);
+      if (i % 2 === 0) {
+        // upstream-initiated close: the echo pod answers the close frame and ends its socket
+        await ws.send(OP.CLOSE, Buffer.from([0x03, 0xe8]));
+        assert.ok(await ws.conn.waitClose(3000 * SLOW), 'client side not closed after the upstream closed');
+      }
+      ws.conn.destroy();
+    }
+    await sleep(300 * SLOW);
+    const leaked = fds() - base;
+    assert.ok(leaked <= 2, `${leaked} file descriptors still open after 10 finished tunnels`);
+    const t0 = Date.now();
+    t3.proc.kill('SIGTERM');
+    const exit = await Promise.race([t3.exited, sleep(8000 * SLOW).then(() => null)]);
+    assert.ok(exit, 'SIGTERM did not end tether within 8 s although every tunnel had finished');
+    assert.equal(exit.code, 0);
+    assert.ok(Date.now() - t0 < 3000 * SLOW, `exit took ${Date.now() - t0} ms: finished tunnels still counted as open`);
   });
 
   test('upgrade refused by upstream (non-101) is relayed as a normal response', async () => {

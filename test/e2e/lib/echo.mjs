@@ -149,6 +149,26 @@ export async function startEcho(opts = {}) {
       req.socket.destroy();
       return;
     }
+    if ((m = /^\/eof\/(\d+)$/.exec(p))) {
+      // A response framed by closing the connection (no Content-Length, not chunked).
+      const n = Number(m[1]);
+      bodyDone.then(() => {
+        req.socket.end(Buffer.concat([
+          Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Pod: ${name}\r\nConnection: close\r\n\r\n`),
+          patternChunk(0, n),
+        ]));
+      });
+      return;
+    }
+    if ((m = /^\/truncate\/(\d+)$/.exec(p))) {
+      // Promises N bytes, sends half of them, then drops the connection.
+      const n = Number(m[1]);
+      bodyDone.then(() => {
+        req.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${n}\r\nX-Pod: ${name}\r\n\r\n`);
+        req.socket.write(patternChunk(0, Math.floor(n / 2)), () => setTimeout(() => req.socket.destroy(), 50));
+      });
+      return;
+    }
     if (p === '/hang') {
       req.resume();
       return;

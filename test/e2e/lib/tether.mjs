@@ -461,3 +461,52 @@ export async function who(t, host, path, opts = {}) {
   if (r.status !== 200) return r.status;
   return r.headers['x-pod'] ?? r.json().pod;
 }
+
+// A raw TCP "pod" that answers every chunk it reads with `respond()` bytes (misbehaving upstreams).
+export async function startRawUpstream(host, respond) {
+  const srv = net.createServer((s) => {
+    s.on('data', (d) => {
+      const out = respond(d);
+      if (out) s.write(out);
+    });
+    s.on('error', () => {});
+  });
+  const socks = new Set();
+  srv.on('connection', (s) => { socks.add(s); s.on('close', () => socks.delete(s)); });
+  await new Promise((r) => srv.listen({ host, port: 0 }, r));
+  return {
+    host,
+    port: srv.address().port,
+    close: () => new Promise((r) => { for (const s of socks) s.destroy(); srv.close(() => r()); }),
+  };
+}
+
+// An address whose connect() hangs: a listener with a full accept queue that never accepts
+// (SYNs are then dropped). Needs python3, since node always accepts; returns null without it.
+export async function startBlackhole(host) {
+  const code = 'import socket,sys\ns=socket.socket()\ns.bind((sys.argv[1],0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()\n';
+  const p = spawn('python3', ['-c', code, host], { stdio: ['pipe', 'pipe', 'ignore'] });
+  live.add(p);
+  const port = await new Promise((resolve) => {
+    p.on('error', () => resolve(null));
+    p.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+    p.on('exit', () => resolve(null));
+  });
+  if (!port) {
+    live.delete(p);
+    return null;
+  }
+  // Fill the accept queue so later SYNs go unanswered.
+  const fillers = [];
+  for (let i = 0; i < 2; i++) fillers.push(net.connect({ host, port }).on('error', () => {}));
+  await sleep(100);
+  return {
+    host,
+    port,
+    close: async () => {
+      for (const f of fillers) f.destroy();
+      p.kill('SIGKILL');
+      live.delete(p);
+    },
+  };
+}
