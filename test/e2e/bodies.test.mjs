@@ -423,6 +423,28 @@ describe('bodies', () => {
   });
 });
 
+describe('bodies: proxy-body-size syntax', () => {
+  const fx = fixture();
+  after(() => fx.close());
+  test('annotation values in nginx size syntax: bytes, k, K, m, M', async () => {
+    const pod = await fx.echo({ host: '127.0.3.3', name: 's' });
+    const cases = [['2000', 2000], ['3k', 3 * 1024], ['3K', 3 * 1024], ['2m', 2 * MiB], ['2M', 2 * MiB]];
+    const objs = [ingressClass(), ...backend('s', [pod])];
+    cases.forEach(([v], i) => objs.push(ingress(`size-${i}`, {
+      annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': v },
+      rules: [{ host: `size${i}.test`, paths: [{ path: '/', service: 's' }] }],
+    })));
+    const t = await fx.tether({ objects: objs });
+    for (const [i, [v, limit]] of cases.entries()) {
+      const over = await rawExchange(t.httpPort, `POST /over HTTP/1.1\r\nHost: size${i}.test\r\nContent-Length: ${limit + 1}\r\n\r\n`);
+      assert.equal(over.responses[0]?.statusCode, 413, `limit ${v}: ${limit + 1} bytes`);
+      const body = Buffer.alloc(limit, 'a');
+      const ok = await rawExchange(t.httpPort, Buffer.concat([Buffer.from(`POST /ok HTTP/1.1\r\nHost: size${i}.test\r\nContent-Length: ${limit}\r\n\r\n`), body]));
+      assert.equal(ok.responses[0]?.statusCode, 200, `limit ${v}: ${limit} bytes`);
+    }
+  });
+});
+
 describe('bodies: --proxy-body-size flag', () => {
   const fx = fixture();
   after(() => fx.close());

@@ -151,9 +151,11 @@ describe('routing', () => {
     assert.equal(await who(t, 'paths.test', '/implx'), 'root');
   });
 
-  test('Services resolve within the Ingress namespace', async () => {
-    assert.equal(await who(t, 'nsb.test', '/'), 'nsb');
-    assert.equal(await who(t, 'paths.test', '/zzz'), 'root');
+  test('Services and EndpointSlices resolve within the Ingress namespace', async () => {
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await who(t, 'nsb.test', `/${i}`), 'nsb');
+      assert.equal(await who(t, 'paths.test', `/zzz/${i}`), 'root');
+    }
   });
 
   test('IngressClass selection: legacy annotation yes, other class and no class no', async () => {
@@ -274,5 +276,120 @@ describe('routing: defaultBackend and class flags', () => {
     assert.equal(await who(t, 'mine.test', '/'), 'mine');
     assert.equal(await who(t, 'legacy.test', '/'), 'mine');
     assert.equal(await who(t, 'notmine.test', '/'), 404);
+  });
+});
+
+// Several echo pods on one port number (127.0.1.x addresses), as in a real EndpointSlice where
+// every endpoint shares the slice's ports[].
+async function samePortPods(fx, hosts, prefix) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await fx.echo({ host: hosts[0], name: `${prefix}0` });
+    const pods = [first];
+    try {
+      for (let i = 1; i < hosts.length; i++) pods.push(await fx.echo({ host: hosts[i], name: `${prefix}${i}`, port: first.port }));
+      return pods;
+    } catch {
+      for (const p of pods) await p.close();
+    }
+  }
+  throw new Error('could not find a port free on every address');
+}
+
+describe('routing: EndpointSlice shapes', () => {
+  const fx = fixture();
+  after(() => fx.close());
+
+  test('one slice, several endpoints: round robin; ready=false skipped; missing conditions = ready', async () => {
+    const pods = await samePortPods(fx, ['127.0.1.201', '127.0.1.202', '127.0.1.203', '127.0.1.204'], 'ep');
+    const port = pods[0].port;
+    const slice = endpointSlice('multi-0', { service: 'multi', ports: [{ name: 'http', port }], endpoints: [] });
+    slice.endpoints = [
+      { addresses: [pods[0].host], conditions: { ready: true } },
+      { addresses: [pods[1].host] }, // no conditions at all: ready is nil → true
+      { addresses: [pods[2].host], conditions: { ready: false, serving: true, terminating: true } },
+      { addresses: [pods[3].host], conditions: { ready: true, serving: true, terminating: false } },
+    ];
+    const t = await fx.tether({
+      objects: [ingressClass(), ingress('m', { rules: [{ host: 'm.test', paths: [{ path: '/', service: 'multi' }] }] }), service('multi'), slice],
+      workers: 1,
+    });
+    const counts = {};
+    for (let i = 0; i < 9; i++) {
+      const p = await who(t, 'm.test', `/${i}`);
+      counts[p] = (counts[p] ?? 0) + 1;
+    }
+    assert.deepEqual(counts, { ep0: 3, ep1: 3, ep3: 3 });
+  });
+
+  test('only addresses[0] of an endpoint is used', async () => {
+    const pods = await samePortPods(fx, ['127.0.1.241', '127.0.1.242'], 'addr');
+    const slice = endpointSlice('a-0', { service: 'addr', ports: [{ name: 'http', port: pods[0].port }], endpoints: [] });
+    slice.endpoints = [{ addresses: [pods[0].host, pods[1].host], conditions: { ready: true } }];
+    const t = await fx.tether({
+      objects: [ingressClass(), ingress('a', { rules: [{ host: 'a.test', paths: [{ path: '/', service: 'addr' }] }] }), service('addr'), slice],
+      workers: 1,
+    });
+    for (let i = 0; i < 4; i++) assert.equal(await who(t, 'a.test', `/${i}`), 'addr0');
+    assert.equal(pods[1].stats.requests.length, 0);
+  });
+
+  test('an endpoint listed in two slices is used once (dedupe by address and port)', async () => {
+    const pods = await samePortPods(fx, ['127.0.1.211', '127.0.1.212', '127.0.1.213'], 'dd');
+    const port = pods[0].port;
+    const t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('d', { rules: [{ host: 'd.test', paths: [{ path: '/', service: 'dd' }] }] }),
+        service('dd'),
+        endpointSlice('dd-a', { service: 'dd', ports: [{ name: 'http', port }], endpoints: [{ ip: pods[0].host }, { ip: pods[1].host }] }),
+        endpointSlice('dd-b', { service: 'dd', ports: [{ name: 'http', port }], endpoints: [{ ip: pods[1].host }, { ip: pods[2].host }] }),
+      ],
+      workers: 1,
+    });
+    const counts = {};
+    for (let i = 0; i < 9; i++) {
+      const p = await who(t, 'd.test', `/${i}`);
+      counts[p] = (counts[p] ?? 0) + 1;
+    }
+    assert.deepEqual(counts, { dd0: 3, dd1: 3, dd2: 3 });
+  });
+
+  test('single unnamed Service port matches the slice port with an empty or missing name', async () => {
+    const a = await fx.echo({ host: '127.0.1.221', name: 'unnamed-a' });
+    const b = await fx.echo({ host: '127.0.1.222', name: 'unnamed-b' });
+    const svc = service('plain', { ports: [{ port: 8080 }] });
+    delete svc.spec.ports[0].name;
+    const s1 = endpointSlice('plain-1', { service: 'plain', ports: [{ name: '', port: a.port }], endpoints: [{ ip: a.host }] });
+    const s2 = endpointSlice('plain-2', { service: 'plain', ports: [{ port: b.port }], endpoints: [{ ip: b.host }] });
+    delete s2.ports[0].name;
+    const t = await fx.tether({
+      objects: [ingressClass(), ingress('u', { rules: [{ host: 'u.test', paths: [{ path: '/', service: 'plain', port: 8080 }] }] }), svc, s1, s2],
+      workers: 1,
+    });
+    const seen = new Set();
+    for (let i = 0; i < 4; i++) seen.add(await who(t, 'u.test', `/${i}`));
+    assert.deepEqual([...seen].sort(), ['unnamed-a', 'unnamed-b']);
+  });
+
+  test('rules for one host from two Ingresses are merged; Prefix with trailing slash', async () => {
+    const a = await fx.echo({ host: '127.0.1.231', name: 'merge-a' });
+    const b = await fx.echo({ host: '127.0.1.232', name: 'merge-b' });
+    const t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('merge-a', { rules: [{ host: 'merge.test', paths: [{ path: '/a', service: 'ma' }] }] }),
+        ingress('merge-b', { ns: 'other', rules: [{ host: 'merge.test', paths: [{ path: '/b/', service: 'mb' }] }] }),
+        ...backend('ma', [a]),
+        ...backend('mb', [b], { ns: 'other' }),
+      ],
+    });
+    assert.equal(await who(t, 'merge.test', '/a'), 'merge-a');
+    assert.equal(await who(t, 'merge.test', '/a/x'), 'merge-a');
+    assert.equal(await who(t, 'merge.test', '/b'), 'merge-b');
+    assert.equal(await who(t, 'merge.test', '/b/x'), 'merge-b');
+    assert.equal(await who(t, 'merge.test', '/c'), 404);
+    await t.req('/b/log', { host: 'merge.test' });
+    const l = await t.waitAccess((x) => x.path === '/b/log');
+    assert.equal(l?.route, 'other/merge-b');
   });
 });

@@ -63,7 +63,10 @@ export async function startEcho(opts = {}) {
     sock.connId = ++nextConn;
     stats.connections++;
     sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+    sock.on('close', () => {
+      sockets.delete(sock);
+      sock.wasClosed = true;
+    });
   });
   server.on('clientError', (err, sock) => {
     stats.clientErrors.push({ code: err.code, message: err.message, connectionId: sock.connId });
@@ -85,8 +88,8 @@ export async function startEcho(opts = {}) {
       complete: false,
       trailers: null,
     };
-    rec.socketClosed = req.socket.destroyed;
-    req.socket.once('close', () => { rec.socketClosed = true; });
+    const sock = req.socket;
+    Object.defineProperty(rec, 'socketClosed', { enumerable: true, get: () => sock.wasClosed === true });
     stats.requests.push(rec);
     return rec;
   }
