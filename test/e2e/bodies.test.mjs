@@ -356,6 +356,44 @@ describe('bodies', () => {
     assert.equal((await t.req('/after-abandon', { host: 'big.test' })).status, 200);
   });
 
+  test('response is streamed as the upstream produces it (no response buffering)', async () => {
+    const t0 = Date.now();
+    const times = [];
+    await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: t.httpPort, path: '/stream/4/400', headers: { host: 'big.test' }, agent: false });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.on('data', (d) => times.push([Date.now() - t0, d.toString()]));
+        res.on('end', resolve);
+      });
+      req.end();
+    });
+    const total = times.at(-1)[0];
+    assert.ok(total >= 1200, `stream finished after ${total} ms`);
+    assert.ok(times[0][0] < 800 * SLOW, `first event after ${times[0][0]} ms (buffered?)`);
+    assert.match(times.map((x) => x[1]).join(''), /data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n/);
+  });
+
+  test('request body is streamed to the upstream as it arrives (no request buffering)', async () => {
+    pod.reset();
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('POST /slow-upload HTTP/1.1\r\nHost: big.test\r\nContent-Length: 10\r\n\r\nhello');
+      const sentFirst = Date.now();
+      await sleep(1000);
+      const rec = pod.seen('/slow-upload')[0];
+      assert.ok(rec, 'upstream has not even seen the head after 1 s');
+      assert.ok(rec.firstBodyByteAt && rec.firstBodyByteAt - sentFirst < 900,
+        'first body bytes were held back until the body was complete');
+      await c.write('world');
+      const r = await c.response(1);
+      assert.equal(r?.statusCode, 200);
+      assert.equal(JSON.parse(r.body).bodyLength, 10);
+    } finally {
+      c.destroy();
+    }
+  });
+
   test('HTTP/1.0 request gets a response and the connection closes', async () => {
     const x = await rawExchange(t.httpPort, 'GET /old HTTP/1.0\r\nHost: big.test\r\n\r\n', { waitClose: 2000 * SLOW });
     assert.equal(x.responses[0]?.statusCode, 200);

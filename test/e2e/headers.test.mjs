@@ -152,6 +152,14 @@ describe('forwarded headers', () => {
     assert.doesNotMatch(r.headers['keep-alive'] ?? '', /7777/, 'upstream Keep-Alive leaked');
   });
 
+  test('several Set-Cookie headers reach the client as separate lines', async () => {
+    const x = await rawExchange(t.httpPort, 'GET /cookies HTTP/1.1\r\nHost: c.test\r\n\r\n');
+    const r = x.responses[0];
+    assert.equal(r?.statusCode, 200);
+    const cookies = r.rawHeaders.filter(([k]) => k.toLowerCase() === 'set-cookie').map(([, v]) => v);
+    assert.deepEqual(cookies, ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT', 'c=3']);
+  });
+
   test('chunked request body is re-framed and arrives intact', async () => {
     const body = Buffer.alloc(70_000, 'z');
     body.write('start', 0);

@@ -234,6 +234,44 @@ describe('graceful shutdown', () => {
     assert.equal(a.status, 200);
   });
 
+  test('SIGTERM during a 100 MiB download: the download completes intact', async () => {
+    const pod = await fx.echo({ host: '127.0.7.6', name: 'p' });
+    const ing = objects(pod);
+    const t = await fx.tether({ objects: ing, args: ['--shutdown-grace-period', '20s'] });
+    const { createHash } = await import('node:crypto');
+    const { patternSha256 } = await import('./lib/echo.mjs');
+    const n = 100 * MiB;
+    let got = 0;
+    const h = createHash('sha256');
+    const done = new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: t.httpPort, path: `/bytes/${n}`, headers: { host: 'slow.test' }, agent: false });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        res.on('data', (d) => {
+          h.update(d);
+          got += d.length;
+          if (got >= 5 * MiB && !res.killed) {
+            res.killed = true;
+            // slow the client down so the transfer is surely in flight at SIGTERM
+            res.pause();
+            t.proc.kill('SIGTERM');
+            setTimeout(() => res.resume(), 300);
+          }
+        });
+        res.on('end', () => resolve(res.statusCode));
+        res.on('error', reject);
+      });
+      req.end();
+    });
+    const status = await done;
+    assert.equal(status, 200);
+    assert.equal(got, n);
+    assert.equal(h.digest('hex'), patternSha256(n));
+    const exit = await Promise.race([t.exited, sleep(5000 * SLOW).then(() => null)]);
+    assert.ok(exit, 'no exit after the download finished');
+    assert.equal(exit.code, 0);
+  });
+
   test('grace period bounds the drain: a hanging request does not keep tether alive', async () => {
     const pod = await fx.echo({ host: '127.0.7.4', name: 'p' });
     const t = await fx.tether({ objects: objects(pod), args: ['--shutdown-grace-period', '1s'] });

@@ -201,3 +201,65 @@ describe('retry on connect failure', () => {
     }
   });
 });
+
+describe('mixed load', () => {
+  const fx = fixture();
+  after(() => fx.close());
+
+  test('40 clients × pipelined mixes of GET/POST/chunked/errors, some vanishing: every answer is right', async () => {
+    const pods = [];
+    for (let i = 0; i < 3; i++) pods.push(await fx.echo({ host: `127.0.8.${41 + i}`, name: `m${i}`, keepAliveTimeout: 200 + i * 300 }));
+    const t = await fx.tether({
+      objects: [
+        ingressClass(),
+        ingress('mixed', { annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '0' }, rules: [{ host: 'mix.test', paths: [{ path: '/', service: 'mix' }] }] }),
+        ...backend('mix', pods),
+      ],
+      workers: 2,
+    });
+    let seed = 42;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000; };
+    const kinds = [['/x', 200], ['/delay/20', 200], ['/bytes/70000?chunked=1', 200], ['/bytes/5000', 200], ['/status/404', 404], ['/close', 502], ['/eof/3000', 200]];
+    const wrong = [];
+    let answered = 0;
+    const client = async () => {
+      for (let round = 0; round < 8; round++) {
+        const c = await RawConn.connect(t.httpPort);
+        const n = 1 + Math.floor(rnd() * 8);
+        const want = [];
+        let bytes = '';
+        for (let j = 0; j < n; j++) {
+          const [path, status] = kinds[Math.floor(rnd() * kinds.length)];
+          want.push([path, status]);
+          const r = rnd();
+          if (r < 0.3) {
+            const b = 'b'.repeat(Math.floor(rnd() * 40000));
+            bytes += `POST ${path} HTTP/1.1\r\nHost: mix.test\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
+          } else if (r < 0.45) {
+            bytes += `POST ${path} HTTP/1.1\r\nHost: mix.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`;
+          } else {
+            bytes += `GET ${path} HTTP/1.1\r\nHost: mix.test\r\n\r\n`;
+          }
+        }
+        await c.write(bytes);
+        if (rnd() < 0.15) {
+          await sleep(Math.floor(rnd() * 30));
+          c.destroy();
+          continue;
+        }
+        await c.waitResponses(n, 10_000 * SLOW);
+        if (c.responses.length !== n) wrong.push(`${c.responses.length}/${n} responses for ${want.map((w) => w[0])}`);
+        c.responses.forEach((r, k) => {
+          answered++;
+          if (r.statusCode !== want[k][1]) wrong.push(`${want[k][0]} → ${r.statusCode}`);
+        });
+        c.destroy();
+      }
+    };
+    await Promise.all(Array.from({ length: 40 }, client));
+    assert.deepEqual(wrong.slice(0, 20), []);
+    assert.ok(answered > 500, `only ${answered} answers`);
+    assert.equal((await t.admin('/healthz')).status, 200);
+    assert.equal(t.exit, null);
+  });
+});

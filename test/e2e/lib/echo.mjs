@@ -126,6 +126,7 @@ export async function startEcho(opts = {}) {
     const url = new URL(req.url, 'http://x');
     const p = url.pathname;
     req.on('data', (d) => {
+      if (rec.bodyLength === 0) rec.firstBodyByteAt = Date.now();
       rec.bodyLength += d.length;
       h.update(d);
     });
@@ -169,6 +170,20 @@ export async function startEcho(opts = {}) {
       bodyDone.then(() => {
         req.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${n}\r\nX-Pod: ${name}\r\n\r\n`);
         req.socket.write(patternChunk(0, Math.floor(n / 2)), () => setTimeout(() => req.socket.destroy(), 50));
+      });
+      return;
+    }
+    if ((m = /^\/stream\/(\d+)\/(\d+)$/.exec(p))) {
+      // N chunks, one every MS milliseconds (server-sent-events style).
+      const n = Number(m[1]);
+      const ms = Number(m[2]);
+      bodyDone.then(async () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-pod': name });
+        for (let i = 0; i < n && !res.destroyed; i++) {
+          res.write(`data: ${i}\n\n`);
+          await new Promise((r) => setTimeout(r, ms));
+        }
+        res.end();
       });
       return;
     }
@@ -217,6 +232,15 @@ export async function startEcho(opts = {}) {
         const noBody = code === 204 || code === 304;
         res.writeHead(code, noBody ? { 'x-pod': name } : { 'content-type': 'text/plain', 'content-length': body.length, 'x-pod': name });
         res.end(noBody ? undefined : body);
+      });
+      return;
+    }
+    if (p === '/cookies') {
+      bodyDone.then(() => {
+        res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT', 'c=3']);
+        res.setHeader('x-pod', name);
+        res.setHeader('content-length', 2);
+        res.end('ok');
       });
       return;
     }
