@@ -4,9 +4,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, startRawUpstream, SLOW,
+  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, startRawUpstream, SLOW, sleep,
 } from './lib/tether.mjs';
-import { rawExchange } from './lib/raw.mjs';
+import { rawExchange, RawConn } from './lib/raw.mjs';
 
 function assertErrorBody(r, status) {
   assert.equal(r.status ?? r.statusCode, status, (r.text ?? r.body?.toString() ?? '').slice(0, 200));
@@ -32,7 +32,7 @@ describe('error responses', () => {
         ingress('errs', {
           rules: [{
             host: 'err.test',
-            paths: [P('/ok', 'ok'), P('/close', 'ok'), P('/hang', 'ok'), P('/delay', 'ok'), P('/noeps', 'noeps'), P('/notready', 'notready'), P('/ghost', 'ghost'), P('/dead', 'dead')],
+            paths: [P('/ok', 'ok'), P('/close', 'ok'), P('/hang', 'ok'), P('/delay', 'ok'), P('/stream', 'ok'), P('/bytes', 'ok'), P('/noeps', 'noeps'), P('/notready', 'notready'), P('/ghost', 'ghost'), P('/dead', 'dead')],
           }],
         }),
         ...backend('ok', [pod]),
@@ -89,6 +89,57 @@ describe('error responses', () => {
     // A slow but in-time upstream is not cut off.
     const ok = await t.req('/delay/300', { host: 'err.test' });
     assert.equal(ok.status, 200);
+  });
+
+  test('--proxy-read-timeout is between reads: a slow stream with short gaps is not cut', async () => {
+    const r = await t.req('/stream/4/400', { host: 'err.test', timeout: 10_000 * SLOW });
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n');
+  });
+
+  test('--proxy-read-timeout does not fire while the client is the one not reading', async () => {
+    const { createHash } = await import('node:crypto');
+    const { patternSha256 } = await import('./lib/echo.mjs');
+    const http = await import('node:http');
+    const n = 32 * 1024 * 1024;
+    const res = await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: t.httpPort, path: `/bytes/${n}`, headers: { host: 'err.test' }, agent: false });
+      req.on('error', reject);
+      req.on('response', (rs) => {
+        const h = createHash('sha256');
+        let got = 0;
+        let paused = false;
+        rs.on('data', (d) => {
+          h.update(d);
+          got += d.length;
+          if (!paused && got > 1024 * 1024) {
+            paused = true;
+            rs.pause();
+            setTimeout(() => rs.resume(), 2500);
+          }
+        });
+        rs.on('end', () => resolve({ got, sha: h.digest('hex') }));
+        rs.on('error', reject);
+        rs.on('aborted', () => reject(new Error(`aborted after ${got} bytes`)));
+      });
+      req.end();
+    });
+    assert.equal(res.got, n, 'download cut short');
+    assert.equal(res.sha, patternSha256(n));
+  });
+
+  test('--proxy-read-timeout does not fire while the client is still sending the body', async () => {
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('POST /ok/slow-body HTTP/1.1\r\nHost: err.test\r\nContent-Length: 10\r\n\r\nhello');
+      await sleep(1800);
+      await c.write('world');
+      const r = await c.response(1, 5000 * SLOW);
+      assert.equal(r?.statusCode, 200, 'request failed although the upstream answered as soon as the body was complete');
+      assert.equal(JSON.parse(r.body).bodyLength, 10);
+    } finally {
+      c.destroy();
+    }
   });
 
   test('garbage request line → 400 and the connection is closed', async () => {

@@ -128,6 +128,16 @@ describe('forwarded headers', () => {
     assert.equal(JSON.parse(x.responses[0].body).url, target.slice(0, -1));
   });
 
+  test('absolute-form request target: upstream Host comes from the target (RFC 9112 §3.2.2)', async () => {
+    // "A proxy that forwards such a request MUST generate a new Host field value based on the
+    // received request-target rather than forward the received Host field value."
+    const x = await rawExchange(t.httpPort, 'GET http://target.test/abs?q=1 HTTP/1.1\r\nHost: header.test\r\n\r\n');
+    assert.equal(x.responses[0]?.statusCode, 200);
+    const j = JSON.parse(x.responses[0].body);
+    assert.equal(j.url, '/abs?q=1');
+    assert.equal(j.headers.host, 'target.test', 'upstream Host differs from the authority tether routed on');
+  });
+
   test('obs-text bytes in a header value are forwarded unchanged', async () => {
     const req = Buffer.concat([
       Buffer.from('GET /obs-text HTTP/1.1\r\nHost: o.test\r\nX-Latin: caf'),

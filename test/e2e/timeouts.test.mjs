@@ -191,6 +191,26 @@ describe('upstream send timeout', () => {
   });
 });
 
+describe('upstream send timeout: slow clients', () => {
+  const fx = fixture();
+  after(() => fx.close());
+  test('a client pausing mid-body longer than --proxy-send-timeout is not cut off by it', async () => {
+    const pod = await fx.echo({ host: '127.0.7.7', name: 'p' });
+    const t = await fx.tether({ objects: objects(pod), args: ['--proxy-send-timeout', '1s'] });
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('POST /pause-body HTTP/1.1\r\nHost: slow.test\r\nContent-Length: 10\r\n\r\nhello');
+      await sleep(1800);
+      await c.write('world');
+      const r = await c.response(1, 5000 * SLOW);
+      assert.equal(r?.statusCode, 200);
+      assert.equal(JSON.parse(r.body).bodyLength, 10);
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   const fx = fixture();
   after(() => fx.close());
