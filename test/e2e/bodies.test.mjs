@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { fixture, ingressClass, ingress, backend, SLOW, MiB, sleep, request } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, SLOW, MiB, sleep, request, SUITE } from './lib/tether.mjs';
 import { patternChunk, patternSha256 } from './lib/echo.mjs';
 import { rawExchange, RawConn } from './lib/raw.mjs';
 
@@ -93,7 +93,7 @@ function download(port, { host, path, pauseAfter = 0, pauseMs = 0, onPause, time
   });
 }
 
-describe('bodies', () => {
+describe('bodies', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;
@@ -461,7 +461,7 @@ describe('bodies', () => {
   });
 });
 
-describe('bodies: proxy-body-size syntax', () => {
+describe('bodies: proxy-body-size syntax', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   test('annotation values in nginx size syntax: bytes, k, K, m, M', async () => {
@@ -483,7 +483,7 @@ describe('bodies: proxy-body-size syntax', () => {
   });
 });
 
-describe('bodies: --proxy-body-size flag', () => {
+describe('bodies: --proxy-body-size flag', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   test('flag sets the default limit; annotation "0" lifts it', async () => {

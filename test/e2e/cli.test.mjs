@@ -3,7 +3,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { fixture, runTether, ingressClass, freePort } from './lib/tether.mjs';
+import { fixture, runTether, ingressClass, freePort, SUITE } from './lib/tether.mjs';
 
 const connectable = (host, port) => new Promise((resolve) => {
   const s = net.connect({ host, port });
@@ -11,7 +11,7 @@ const connectable = (host, port) => new Promise((resolve) => {
   s.on('error', () => resolve(false));
 });
 
-describe('command line', () => {
+describe('command line', SUITE, () => {
   test('--version prints a version and exits 0', async () => {
     const r = await runTether(['--version']);
     assert.equal(r.code, 0, r.stderr);
@@ -43,7 +43,7 @@ describe('command line', () => {
   }
 });
 
-describe('admin listener', () => {
+describe('admin listener', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 

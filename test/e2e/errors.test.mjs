@@ -4,7 +4,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, startRawUpstream, SLOW, sleep,
+  fixture, ingressClass, ingress, backend, service, endpointSlice, deadPort, startRawUpstream, SLOW, sleep, SUITE,
 } from './lib/tether.mjs';
 import { rawExchange, RawConn } from './lib/raw.mjs';
 
@@ -16,7 +16,7 @@ function assertErrorBody(r, status) {
   assert.ok(body.length > 0 && body.length < 1024, `body length ${body.length}`);
 }
 
-describe('error responses', () => {
+describe('error responses', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;
@@ -190,7 +190,7 @@ describe('error responses', () => {
   });
 });
 
-describe('error responses: limit flags', () => {
+describe('error responses: limit flags', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   test('--max-uri-bytes, --max-header-bytes, --max-headers are honoured', async () => {
@@ -214,7 +214,7 @@ describe('error responses: limit flags', () => {
   });
 });
 
-describe('misbehaving upstreams', () => {
+describe('misbehaving upstreams', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   let t;

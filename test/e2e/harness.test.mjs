@@ -3,12 +3,12 @@
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { fixture, request, toYaml, ingress } from './lib/tether.mjs';
+import { fixture, request, toYaml, ingress, SUITE } from './lib/tether.mjs';
 import { patternSha256 } from './lib/echo.mjs';
 import { rawExchange, RawConn, parseResponse } from './lib/raw.mjs';
 import { encodeFrame, FrameReader, newKey, acceptKey, OP } from './lib/ws.mjs';
 
-describe('harness', () => {
+describe('harness', SUITE, () => {
   const fx = fixture();
   let e;
   const H = '127.0.0.2';

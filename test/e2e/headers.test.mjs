@@ -4,12 +4,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { fixture, ingressClass, ingress, backend } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, SUITE } from './lib/tether.mjs';
 import { rawExchange } from './lib/raw.mjs';
 
 const CLIENT = '127.0.0.9';
 
-describe('forwarded headers', () => {
+describe('forwarded headers', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;

@@ -7,10 +7,10 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  fixture, ingressClass, ingress, backend, writeManifests, toYaml, who, sleep, SLOW,
+  fixture, ingressClass, ingress, backend, writeManifests, toYaml, who, sleep, SLOW, SUITE,
 } from './lib/tether.mjs';
 
-describe('manifest formats', () => {
+describe('manifest formats', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   let pod;
@@ -54,7 +54,7 @@ describe('manifest formats', () => {
   });
 });
 
-describe('malformed objects are skipped', () => {
+describe('malformed objects are skipped', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 
@@ -113,7 +113,7 @@ describe('malformed objects are skipped', () => {
   });
 });
 
-describe('invalid manifests path', () => {
+describe('invalid manifests path', SUITE, () => {
   test('a --manifests path that does not exist is a fatal configuration error', async () => {
     const { runTether, freePort } = await import('./lib/tether.mjs');
     const r = await runTether([

@@ -4,10 +4,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fixture, ingressClass, ingress, backend, service, endpointSlice, who, request,
+  fixture, ingressClass, ingress, backend, service, endpointSlice, who, request, SUITE,
 } from './lib/tether.mjs';
 
-describe('routing', () => {
+describe('routing', SUITE, () => {
   const fx = fixture();
   let t;
   const pods = {};
@@ -222,7 +222,7 @@ describe('routing', () => {
   });
 });
 
-describe('routing: defaultBackend and class flags', () => {
+describe('routing: defaultBackend and class flags', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 
@@ -295,7 +295,7 @@ async function samePortPods(fx, hosts, prefix) {
   throw new Error('could not find a port free on every address');
 }
 
-describe('routing: EndpointSlice shapes', () => {
+describe('routing: EndpointSlice shapes', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 

@@ -2,7 +2,7 @@
 // smuggled request nor (for head errors) the carrier request may reach the upstream.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixture, ingressClass, ingress, backend, sleep, SLOW } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, sleep, SLOW, SUITE } from './lib/tether.mjs';
 import { rawExchange } from './lib/raw.mjs';
 
 const H = 'Host: smug.test\r\n';
@@ -34,7 +34,7 @@ const VECTORS = [
   ['chunk data longer than its size', (id) => `POST /carrier-${id} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n`, true],
 ];
 
-describe('request smuggling', () => {
+describe('request smuggling', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;

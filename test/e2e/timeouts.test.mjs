@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { fixture, ingressClass, ingress, backend, sleep, SLOW, MiB, request, startBlackhole } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, sleep, SLOW, MiB, request, startBlackhole, SUITE } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 import { patternChunk } from './lib/echo.mjs';
 
@@ -48,7 +48,7 @@ function background(port) {
   };
 }
 
-describe('client timeouts', () => {
+describe('client timeouts', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   let t;
@@ -155,7 +155,7 @@ describe('client timeouts', () => {
   });
 });
 
-describe('upstream send timeout', () => {
+describe('upstream send timeout', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   test('upstream that stops reading the body → request ends after --proxy-send-timeout', async () => {
@@ -191,7 +191,7 @@ describe('upstream send timeout', () => {
   });
 });
 
-describe('upstream send timeout: slow clients', () => {
+describe('upstream send timeout: slow clients', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
   test('a client pausing mid-body longer than --proxy-send-timeout is not cut off by it', async () => {
@@ -211,7 +211,7 @@ describe('upstream send timeout: slow clients', () => {
   });
 });
 
-describe('graceful shutdown', () => {
+describe('graceful shutdown', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 
@@ -321,7 +321,7 @@ describe('graceful shutdown', () => {
   });
 });
 
-describe('upstream connect timeout', () => {
+describe('upstream connect timeout', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 

@@ -4,10 +4,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fixture, ingressClass, ingress, backend, deadPort, sleep, request, SLOW } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, deadPort, sleep, request, SLOW, SUITE } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 
-describe('upstream keep-alive pool', () => {
+describe('upstream keep-alive pool', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;
@@ -134,7 +134,7 @@ describe('upstream keep-alive pool', () => {
   });
 });
 
-describe('retry on connect failure', () => {
+describe('retry on connect failure', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 
@@ -202,7 +202,7 @@ describe('retry on connect failure', () => {
   });
 });
 
-describe('mixed load', () => {
+describe('mixed load', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
 

@@ -3,7 +3,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { fixture, ingressClass, ingress, backend, SLOW, sleep } from './lib/tether.mjs';
+import { fixture, ingressClass, ingress, backend, SLOW, sleep, SUITE } from './lib/tether.mjs';
 import { RawConn } from './lib/raw.mjs';
 import { acceptKey, newKey, encodeFrame, FrameReader, OP } from './lib/ws.mjs';
 
@@ -44,7 +44,7 @@ async function openWs(port, { host = 'ws.test', path = '/ws', extra = '' } = {})
   return ws;
 }
 
-describe('websocket', () => {
+describe('websocket', SUITE, () => {
   const fx = fixture();
   let t;
   let pod;

@@ -510,3 +510,7 @@ export async function startBlackhole(host) {
     },
   };
 }
+
+// Upper bound for one describe() block, so a hung test fails instead of hanging the suite
+// (the suite's after() hooks still run and stop every process).
+export const SUITE = { timeout: 240_000 * SLOW };
