@@ -215,6 +215,21 @@ describe('forwarded headers', SUITE, () => {
     assert.ok(typeof a.ts === 'string' && a.ts.length > 0);
   });
 
+  test('access line for a 7 KiB request target is still one valid JSON object', async () => {
+    // Log lines are built in a 4 KiB buffer and truncated with "trunc":true (STYLE §2.8): the
+    // truncated line must still parse, or log shippers drop it.
+    const path = `/long-${'L'.repeat(7000)}`;
+    const r = await t.req(path, { host: 'long.test' });
+    assert.equal(r.status, 200);
+    await t.waitAccess((l) => typeof l.path === 'string' && l.path.startsWith('/long-'), 1000);
+    const raw = t.stdout.filter((l) => l.includes('/long-LLLL'));
+    assert.equal(raw.length, 1, 'no access line (or an unparseable one) for the long request');
+    const o = JSON.parse(raw[0]);
+    assert.equal(o.type, 'access');
+    assert.equal(o.status, 200);
+    assert.ok(o.path === path || o.trunc === true);
+  });
+
   test('operational log lines on stderr are JSON with ts, level, mod, msg', async () => {
     const lines = t.stderr.filter((l) => l.trim() !== '');
     assert.ok(lines.length > 0, 'no operational log line at all');
