@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RawConn } from './lib/raw.mjs';
 import {
   fixture, ingressClass, ingress, backend, writeManifests, toYaml, who, sleep, SLOW, SUITE,
 } from './lib/tether.mjs';
@@ -138,6 +139,46 @@ describe('invalid manifests path', SUITE, () => {
       assert.equal(r.signal, null, `killed by ${r.signal} (hung?)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SIGHUP re-reads --manifests (as --help documents)', SUITE, () => {
+  const fx = fixture();
+  after(() => fx.close());
+
+  test('new routes and endpoints apply without dropping a kept-alive client; a bad file keeps the old table', async () => {
+    const a = await fx.echo({ host: '127.0.9.11', name: 'a' });
+    const b = await fx.echo({ host: '127.0.9.12', name: 'b' });
+    const t = await fx.tether({
+      objects: [ingressClass(), ingress('p', { rules: [{ host: 'a.test', paths: [{ path: '/', service: 'svc' }] }] }), ...backend('svc', [a])],
+    });
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      await c.write('GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n');
+      assert.equal((await c.response(1))?.headers['x-pod'], 'a');
+      assert.equal(await who(t, 'b.test', '/'), 404);
+      writeFileSync(t.manifests, toYaml([
+        ingressClass(),
+        ingress('p', { rules: [{ host: 'a.test', paths: [{ path: '/', service: 'svc' }] }, { host: 'b.test', paths: [{ path: '/', service: 'svc' }] }] }),
+        ...backend('svc', [b]),
+      ]));
+      t.proc.kill('SIGHUP');
+      const end = Date.now() + 5000 * SLOW;
+      while ((await who(t, 'b.test', '/')) !== 'b' && Date.now() < end) await sleep(50);
+      assert.equal(await who(t, 'b.test', '/'), 'b');
+      await c.write('GET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n');
+      const r2 = await c.response(2);
+      assert.ok(r2, `kept-alive client connection lost on reload (closed=${c.closed})`);
+      assert.equal(r2.headers['x-pod'], 'b');
+      writeFileSync(t.manifests, 'kind: [unclosed\n');
+      t.proc.kill('SIGHUP');
+      await sleep(500 * SLOW);
+      assert.equal(t.exit, null, 'a bad file on reload killed tether');
+      assert.equal(await who(t, 'b.test', '/'), 'b', 'a bad file on reload dropped the table');
+      assert.equal((await t.admin('/readyz')).status, 200);
+    } finally {
+      c.destroy();
     }
   });
 });
