@@ -54,7 +54,7 @@ FUZZ_BINS   := $(FUZZ_SRCS:test/fuzz/%.c=$(O)/test/fuzz/%)
 .PHONY: all deps test check unit e2e fuzz-replay fuzz lint check-headers demo bench clean asan-e2e
 all: build/tether
 
-build/tether: $(BIN)
+build/tether: $(BIN) FORCE
 	ln -sfn $(patsubst build/%,%,$(BIN)) $@
 
 # Any change of flags rebuilds everything (haproxy .build_opts idea).
