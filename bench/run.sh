@@ -78,7 +78,7 @@ tree_pids() {
     local root=$1 f line rest ppid pid
     local -A kids=()
     for f in /proc/[0-9]*/stat; do
-        read -r line < "$f" 2>/dev/null || continue
+        read -r line 2>/dev/null < "$f" || continue
         pid=${line%% *}
         rest=${line##*) }
         rest=${rest#* }
@@ -100,7 +100,7 @@ cpu_ticks() {
     local sum=0 pid line rest
     local -a a
     for pid in "$@"; do
-        read -r line < "/proc/$pid/stat" 2>/dev/null || continue
+        read -r line 2>/dev/null < "/proc/$pid/stat" || continue
         rest=${line##*) }
         read -ra a <<< "$rest"
         sum=$((sum + a[11] + a[12]))    # fields 14 and 15 of stat (state is field 3)
@@ -122,9 +122,10 @@ snap_delta() {
 mem_kib() {
     local rss=0 pss=0 pid k v
     for pid in "$@"; do
+        [ -r "/proc/$pid/smaps_rollup" ] || continue
         while read -r k v _; do
             case $k in Rss:) rss=$((rss + v));; Pss:) pss=$((pss + v));; esac
-        done < "/proc/$pid/smaps_rollup" 2>/dev/null
+        done 2>/dev/null < "/proc/$pid/smaps_rollup"
     done
     echo "$rss $pss"
 }
@@ -473,8 +474,8 @@ run_one() {    # run_one ROUND SCENARIO CONTENDER POSITION
     printf '%s\n' "$line" >> "$RUNS"
     awk -F'\t' '{ flag = ($5 == "ok") ? "" : "  <-- " $5 " " $26
         if ($6 == "") { printf "  r%-2s %-8s %-7s  no result%s\n", $1, $2, $3, flag; exit }
-        printf "  r%-2s %-8s %-7s %8.0f req/s  p99 %6.2f ms  proxy %5s us/req  backend %5.1f us/req  cpu%% proxy %3s backend %3.0f wrk %3.0f%s\n",
-            $1, $2, $3, $6, $8, ($18 == "") ? "-" : sprintf("%.1f", $18), $19, ($21 == "") ? "-" : $21, $22, $23, flag }' \
+        printf "  r%-2s %-8s %-7s %8.0f req/s  p99 %6.2f ms  proxy %5s us/req  backend %5.1f us/req  cpu%% proxy %3s backend %3.0f wrk %3.0f others %3.0f%s\n",
+            $1, $2, $3, $6, $8, ($18 == "") ? "-" : sprintf("%.1f", $18), $19, ($21 == "") ? "-" : $21, $22, $23, 100 * $27, flag }' \
         <<< "$line" >&2
 }
 
