@@ -66,46 +66,69 @@ bool tt_log_enabled(enum tt_log_level level, const char *mod)
     return level >= default_level && default_level != TT_LOG_OFF;
 }
 
+/* Everything up to LIMIT is content; the bytes after it are reserved for a closing quote and
+ * `,"trunc":true}` plus the newline, so a truncated line is still one valid JSON object. */
+#define LIMIT (sizeof(((struct tt_logline *)0)->buf) - 24)
+
+static bool room(const struct tt_logline *l, size_t n)
+{
+    return !l->trunc && l->len + n <= LIMIT;
+}
+
 static void put_raw(struct tt_logline *l, const char *s, size_t n)
 {
-    /* Keep room for the closing `,"trunc":true}\n`. */
-    const size_t limit = sizeof(l->buf) - 20;
-    if (l->len + n > limit) {
-        n = l->len < limit ? limit - l->len : 0;
-        l->trunc = true;
-    }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
 }
 
-static void put_escaped(struct tt_logline *l, const char *s, size_t n)
+static size_t escape_char(unsigned char c, char esc[6])
 {
     static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        esc[0] = '\\';
+        esc[1] = (char)c;
+        return 2;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        return 6;
+    }
+    esc[0] = (char)c;
+    return 1;
+}
+
+/* Writes a quoted, escaped string; on reaching LIMIT it stops early but still closes the
+ * quote (the reserve guarantees room) and marks the line truncated. */
+static void put_escaped(struct tt_logline *l, const char *s, size_t n)
+{
     put_raw(l, "\"", 1);
-    for (size_t i = 0; i < n && !l->trunc; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0; i < n; i++) {
         char esc[6];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put_raw(l, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            put_raw(l, esc, 6);
-        } else {
-            put_raw(l, (const char *)&c, 1);
+        size_t e = escape_char((unsigned char)s[i], esc);
+        if (l->len + e > LIMIT) {
+            l->trunc = true;
+            break;
         }
+        put_raw(l, esc, e);
     }
     put_raw(l, "\"", 1);
 }
 
-static void put_key(struct tt_logline *l, const char *key)
+/* Writes `,"key":` only when it and at least |value_min| bytes of value fit, so no key is left
+ * without a value. Keys are program literals and need no escaping. */
+static bool put_key(struct tt_logline *l, const char *key, size_t value_min)
 {
-    put_raw(l, ",", 1);
-    put_escaped(l, key, strlen(key));
-    put_raw(l, ":", 1);
+    size_t k = strlen(key);
+    if (!room(l, k + 4 + value_min)) {
+        l->trunc = true;
+        return false;
+    }
+    put_raw(l, ",\"", 2);
+    put_raw(l, key, k);
+    put_raw(l, "\":", 2);
+    return true;
 }
 
 static void put_ts(struct tt_logline *l)
@@ -149,7 +172,8 @@ bool tt_log_begin_access(struct tt_logline *l)
 
 void tt_log_str(struct tt_logline *l, const char *key, const char *val)
 {
-    put_key(l, key);
+    if (!put_key(l, key, 4))
+        return;
     if (val == NULL)
         put_raw(l, "null", 4);
     else
@@ -158,37 +182,36 @@ void tt_log_str(struct tt_logline *l, const char *key, const char *val)
 
 void tt_log_slice(struct tt_logline *l, const char *key, struct tt_slice val)
 {
-    put_key(l, key);
-    put_escaped(l, val.ptr != NULL ? val.ptr : "", val.len);
+    if (put_key(l, key, 2))
+        put_escaped(l, val.ptr != NULL ? val.ptr : "", val.len);
 }
 
 void tt_log_int(struct tt_logline *l, const char *key, long long val)
 {
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), "%lld", val);
-    put_key(l, key);
-    put_raw(l, tmp, (size_t)n);
+    if (put_key(l, key, (size_t)n))
+        put_raw(l, tmp, (size_t)n);
 }
 
 void tt_log_double(struct tt_logline *l, const char *key, double val)
 {
     char tmp[48];
     int n = snprintf(tmp, sizeof(tmp), "%.3f", val);
-    put_key(l, key);
-    put_raw(l, tmp, (size_t)n);
+    if (put_key(l, key, (size_t)n))
+        put_raw(l, tmp, (size_t)n);
 }
 
 void tt_log_bool(struct tt_logline *l, const char *key, bool val)
 {
-    put_key(l, key);
-    put_raw(l, val ? "true" : "false", val ? 4 : 5);
+    if (put_key(l, key, 5))
+        put_raw(l, val ? "true" : "false", val ? 4 : 5);
 }
 
 void tt_log_end(struct tt_logline *l)
 {
     if (l->trunc) {
-        l->trunc = false; /* the reserved tail always fits */
-        memcpy(l->buf + l->len, ",\"trunc\":true", 13);
+        memcpy(l->buf + l->len, ",\"trunc\":true", 13); /* the reserve always fits it */
         l->len += 13;
     }
     l->buf[l->len++] = '}';

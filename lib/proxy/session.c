@@ -101,6 +101,7 @@ struct tt_session {
     bool close_after;
     bool is_head;
     bool upgrade;
+    bool absolute_form;            /* the target carried the authority: it is the Host */
     bool expect_continue;
     bool req_chunked;
     bool req_last_chunk;
@@ -950,6 +951,7 @@ static void do_request(struct tt_session *s)
         do_local_response(s, 405);
         return;
     }
+    s->absolute_form = url_host.len > 0;
     if (url_host.len > 0)
         host_value = url_host;
     if (host_value.len > 0 && tt_http_host_strip_port(host_value, &s->host) != 0)
@@ -1155,7 +1157,9 @@ static void arm_up_timer(struct tt_session *s)
     }
     if (s->to_up.busy)
         uv_timer_start(&u->timer, on_up_timer, c->proxy_send_timeout_ms, 0);
-    else if (!s->resp_done && !s->to_down.busy)
+    else if (!s->resp_done && !s->to_down.busy && (s->req_done || s->resp_head_done))
+        /* Like nginx's proxy_read_timeout: the wait for the upstream starts once the request
+         * is sent; while the client is still sending, client-body-timeout watches. */
         uv_timer_start(&u->timer, on_up_timer, c->proxy_read_timeout_ms, 0);
     else
         uv_timer_stop(&u->timer);
@@ -1178,6 +1182,11 @@ static void add_forwarded(struct tt_session *s, struct wbatch *b)
     wb_str(b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Scheme: http\r\nX-Scheme: http\r\n");
 }
 
+static bool is_host(struct tt_slice n)
+{
+    return tt_slice_eq_nocase(n, TT_SLICE_LIT("host"));
+}
+
 static bool is_replaced_header(struct tt_slice n)
 {
     static const struct tt_slice names[] = {
@@ -1195,7 +1204,7 @@ static bool is_replaced_header(struct tt_slice n)
 
 /* Copies the fields of |h| except hop-by-hop ones and those the Connection header names. */
 static void copy_end_to_end(struct wbatch *b, const struct tt_http_head *h,
-                            bool (*extra_skip)(struct tt_slice), bool keep_te)
+                            bool (*extra_skip)(struct tt_slice), bool keep_te, bool skip_host)
 {
     struct tt_slice conn_lists[8];
     unsigned n_conn = 0;
@@ -1208,7 +1217,7 @@ static void copy_end_to_end(struct wbatch *b, const struct tt_http_head *h,
         bool skip = false;
         if (tt_http_is_hop_by_hop(name))
             skip = !(keep_te && tt_slice_eq_nocase(name, TT_SLICE_LIT("transfer-encoding")));
-        else if (extra_skip != NULL && extra_skip(name))
+        else if ((extra_skip != NULL && extra_skip(name)) || (skip_host && is_host(name)))
             skip = true;
         for (unsigned k = 0; k < n_conn && !skip; k++)
             skip = tt_http_list_has(conn_lists[k], name);
@@ -1256,8 +1265,13 @@ static void do_send_head(struct tt_session *s)
         }
     }
     wb_str(b, " HTTP/1.1\r\n");
-    copy_end_to_end(b, &s->req, is_replaced_header, false);
-    if (s->host.len == 0) {
+    copy_end_to_end(b, &s->req, is_replaced_header, false, s->absolute_form);
+    if (s->absolute_form) {
+        /* RFC 9112 §3.2.2: an absolute-form target's authority replaces Host. */
+        wb_str(b, "Host: ");
+        wb_slice(b, s->host);
+        wb_copy(b, "\r\n", 2);
+    } else if (s->host.len == 0) {
         /* HTTP/1.0 without Host: upstreams speak 1.1 and require one (RFC 9112 §3.2). */
         wb_str(b, "Host: ");
         wb_str(b, s->endpoint->text);
@@ -1527,7 +1541,7 @@ static int on_resp_headers_complete(llhttp_t *p)
             wb_str(b, line);
             wb_slice(b, reason);
             wb_copy(b, "\r\n", 2);
-            copy_end_to_end(b, &s->resp, skip_none, false);
+            copy_end_to_end(b, &s->resp, skip_none, false, false);
             wb_copy(b, "\r\n", 2);
             s->resp_started = true;
         }
@@ -1544,7 +1558,7 @@ static int on_resp_headers_complete(llhttp_t *p)
         wb_str(b, line);
         wb_slice(b, reason);
         wb_copy(b, "\r\n", 2);
-        copy_end_to_end(b, &s->resp, skip_none, false);
+        copy_end_to_end(b, &s->resp, skip_none, false, false);
         wb_str(b, "Connection: upgrade\r\nUpgrade: ");
         wb_slice(b, tt_http_field_value(&s->resp, (uint32_t)upg));
         wb_str(b, "\r\n\r\n");
@@ -1569,7 +1583,7 @@ static int on_resp_headers_complete(llhttp_t *p)
     wb_str(b, line);
     wb_slice(b, reason);
     wb_copy(b, "\r\n", 2);
-    copy_end_to_end(b, &s->resp, skip_none, !has_body);
+    copy_end_to_end(b, &s->resp, skip_none, !has_body, false);
     if (s->framing == FR_CHUNKED)
         wb_str(b, "Transfer-Encoding: chunked\r\n");
     if (s->close_after)
@@ -1763,21 +1777,23 @@ static void log_access(struct tt_session *s)
                               memory_order_relaxed);
     if (!tt_log_begin_access(&l))
         return;
+    /* Bounded fields first, client-controlled ones (host, path) last: if a line is truncated
+     * at 4 KiB, what it loses is the tail of the path, never the status. */
     tt_log_str(&l, "client", s->client_ip);
     tt_log_str(&l, "method", llhttp_method_name((llhttp_method_t)s->rp.method));
-    tt_log_slice(&l, "host", s->host);
-    tt_log_slice(&l, "path", tt_http_head_url_slice(&s->req));
     tt_log_int(&l, "status", s->status);
     tt_log_int(&l, "bytes_in", (long long)s->bytes_in);
     tt_log_int(&l, "bytes_out", (long long)s->bytes_out);
+    tt_log_double(&l, "dur_ms", (double)(tt_now_ns() - s->start_ns) / 1e6);
     tt_log_str(&l, "upstream", s->endpoint != NULL && s->status != 0 && s->phase != PH_LOCAL
                                    ? s->endpoint->text
                                    : NULL);
+    tt_log_str(&l, "request_id", s->request_id);
+    tt_log_bool(&l, "canary", false);
     tt_log_str(&l, "route", s->rule != NULL ? s->rule->ingress : NULL);
     tt_log_str(&l, "backend", s->backend != NULL ? s->backend->name : NULL);
-    tt_log_bool(&l, "canary", false);
-    tt_log_double(&l, "dur_ms", (double)(tt_now_ns() - s->start_ns) / 1e6);
-    tt_log_str(&l, "request_id", s->request_id);
+    tt_log_slice(&l, "host", s->host);
+    tt_log_slice(&l, "path", tt_http_head_url_slice(&s->req));
     tt_log_end(&l);
 }
 
