@@ -134,6 +134,26 @@ describe('upstream keep-alive pool', SUITE, () => {
   });
 });
 
+describe('upstream pool bound', SUITE, () => {
+  const fx = fixture();
+  after(() => fx.close());
+  test('after a burst, idle upstream connections are trimmed to --upstream-keepalive per worker', async () => {
+    const pod = await fx.echo({ host: '127.0.8.51', name: 'burst' });
+    const t = await fx.tether({
+      objects: [ingressClass(), ingress('b', { rules: [{ paths: [{ path: '/', service: 'b' }] }] }), ...backend('b', [pod])],
+      workers: 1,
+      args: ['--upstream-keepalive', '4'],
+    });
+    const rs = await Promise.all(Array.from({ length: 60 }, (_, i) => request(t.httpPort, { host: 'b.test', path: `/delay/100?${i}`, timeout: 10_000 * SLOW })));
+    for (const r of rs) assert.equal(r.status, 200);
+    assert.ok(pod.stats.connections > 4, 'burst did not need more than 4 upstream connections');
+    await sleep(300);
+    assert.ok(pod.openSockets() <= 4, `${pod.openSockets()} upstream connections kept open`);
+    const r = await t.req('/after', { host: 'b.test' });
+    assert.equal(r.status, 200);
+  });
+});
+
 describe('retry on connect failure', SUITE, () => {
   const fx = fixture();
   after(() => fx.close());
