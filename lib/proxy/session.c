@@ -371,7 +371,6 @@ static void detach_upstream(struct tt_session *s, bool reuse)
         return;
     s->up = NULL;
     u->s = NULL;
-    uv_read_stop((uv_stream_t *)&u->tcp);
     uv_timer_stop(&u->timer);
     tt_worker__buf_put(s->w, u->in);
     u->in = NULL;
@@ -380,7 +379,8 @@ static void detach_upstream(struct tt_session *s, bool reuse)
         u->requests++;
         tt_pool__put(s->w, u);
         if (u->pooled) {
-            /* Idle: read only to notice the peer closing; any byte or EOF closes it. */
+            /* Idle: read only to notice the peer closing; any byte or EOF closes it. The
+             * stream usually still reads from the exchange, so this is then a no-op. */
             uv_read_start((uv_stream_t *)&u->tcp, on_up_alloc, on_up_read);
             uv_timer_start(&u->timer, on_up_timer, s->w->cfg->upstream_keepalive_timeout_ms, 0);
         }
@@ -509,17 +509,29 @@ static void tunnel_progress(struct tt_session *s)
 
 /* ---- flow control ------------------------------------------------------------------------- */
 
+/* Reading stays registered across requests: with libuv every stop/start pair costs epoll_ctl
+ * calls, which measured as the largest per-request overhead. Backpressure comes from the
+ * buffer: a side is read only while its buffer has room that no in-flight write refers to. */
+static size_t client_room(const struct tt_session *s)
+{
+    if (s->in == NULL)
+        return TT_IOBUF_SIZE;
+    if (!s->to_up.busy)
+        return TT_IOBUF_SIZE - (s->in_len - s->in_off); /* alloc may compact */
+    return TT_IOBUF_SIZE - s->in_len;
+}
+
 static bool want_client_read(const struct tt_session *s)
 {
-    if (s->eof || s->in_off < s->in_len || s->parse_pending)
-        return false; /* unparsed bytes first */
+    if (s->eof)
+        return false;
     switch (s->phase) {
     case PH_IDLE:
-        return true;
+    case PH_ROUTING:
     case PH_EXCHANGE:
-        return !s->req_done && !s->to_up.busy && s->up != NULL && s->up->connected;
+    case PH_LOCAL:
     case PH_TUNNEL:
-        return !s->to_up.busy;
+        return client_room(s) > 0;
     default:
         return false;
     }
@@ -527,11 +539,14 @@ static bool want_client_read(const struct tt_session *s)
 
 static bool want_up_read(const struct tt_session *s)
 {
-    if (s->up == NULL || !s->up->connected || s->up->in_off < s->up->in_len)
+    const struct tt_upconn *u = s->up;
+    if (u == NULL || !u->connected || s->up_eof || u->in == NULL)
         return false;
-    if (s->phase == PH_TUNNEL)
-        return !s->to_down.busy && !s->up_eof;
-    return s->phase == PH_EXCHANGE && !s->resp_done && !s->to_down.busy;
+    if (s->phase != PH_EXCHANGE && s->phase != PH_TUNNEL)
+        return false;
+    if (u->in_off == u->in_len && !s->to_down.busy)
+        return true;
+    return u->in_len < TT_IOBUF_SIZE;
 }
 
 static void update_reading(struct tt_session *s)
@@ -548,6 +563,7 @@ static void update_reading(struct tt_session *s)
         s->reading = false;
     }
     if (s->up != NULL && s->up->connected) {
+        /* uv_read_start on a reading stream is a cheap UV_EALREADY, no system call. */
         if (want_up_read(s))
             uv_read_start((uv_stream_t *)&s->up->tcp, on_up_alloc, on_up_read);
         else
@@ -570,7 +586,7 @@ static void arm_client_timer(struct tt_session *s)
         } else {
             ms = c->keepalive_timeout_ms;
         }
-    } else if (s->phase == PH_EXCHANGE && s->reading) {
+    } else if (s->phase == PH_EXCHANGE && !s->req_done && !s->to_up.busy) {
         ms = c->client_body_timeout_ms;
     } else if (s->phase == PH_TUNNEL) {
         ms = c->proxy_read_timeout_ms; /* idle tunnels close like nginx's proxy_read_timeout */
@@ -613,7 +629,8 @@ static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init(NULL, 0);
         return;
     }
-    if (s->in_off == s->in_len)
+    /* Bytes before in_off may still be in flight upstream: reuse them only once written. */
+    if (s->in_off == s->in_len && !s->to_up.busy)
         s->in_off = s->in_len = 0;
     else if (s->in_off > 0 && !s->to_up.busy) {
         memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
@@ -638,8 +655,10 @@ static void on_client_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             tunnel_progress(s);
             return;
         }
-        if (s->phase == PH_IDLE || s->phase == PH_TUNNEL || !s->req_done ||
-            s->phase == PH_ROUTING) {
+        /* A FIN after a complete request is a half-close: answer it, then close. Only a
+         * client that leaves mid-head or mid-body gets nothing more. */
+        if (s->phase == PH_IDLE || s->phase == PH_TUNNEL ||
+            (!s->req_done && ((s->rp.flags & F_CHUNKED) || s->rp.content_length > 0))) {
             /* A client that leaves mid-request or while idle: nothing to answer. */
             if (s->status == 0 && s->phase != PH_IDLE)
                 s->status = 499;
@@ -1060,7 +1079,6 @@ static void do_connect(struct tt_session *s)
     s->endpoint = ep;
 
     if ((u = tt_pool__take(w, ep->id)) != NULL) {
-        uv_read_stop((uv_stream_t *)&u->tcp);
         uv_timer_stop(&u->timer);
         attach_upstream(s, u);
         atomic_fetch_add_explicit(&w->c.upstream_reuses, 1, memory_order_relaxed);
@@ -1361,7 +1379,7 @@ static void on_up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         *buf = uv_buf_init(idle_buf, sizeof(idle_buf));
         return;
     }
-    if (u->in_off == u->in_len)
+    if (u->in_off == u->in_len && !u->s->to_down.busy)
         u->in_off = u->in_len = 0;
     *buf = uv_buf_init(u->in + u->in_len, (unsigned)(TT_IOBUF_SIZE - u->in_len));
 }
@@ -1370,11 +1388,15 @@ static void on_up_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct tt_upconn *u = tt_container_of((uv_tcp_t *)st, struct tt_upconn, tcp);
     struct tt_session *s = u->s;
-    (void)buf;
     if (nread == 0)
         return;
     if (s == NULL) {
         tt_upconn__close(u); /* idle: EOF or unexpected bytes */
+        return;
+    }
+    if (nread > 0 && (u->in == NULL || buf->base < u->in || buf->base >= u->in + TT_IOBUF_SIZE)) {
+        /* Bytes that arrived while pooled but were read only now: not a response of ours. */
+        do_upstream_failed(s, 502, "unexpected bytes");
         return;
     }
     if (nread < 0) {
