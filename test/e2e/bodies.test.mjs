@@ -116,32 +116,34 @@ describe('bodies', SUITE, () => {
 
   test('100 MiB upload with Content-Length streams through with bounded RSS', async () => {
     const s = rssSampler(t);
-    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-cl', size: BIG });
+    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-cl?verify=1', size: BIG });
     const rss = s.stop();
     assert.equal(r.status, 200, r.body.toString().slice(0, 200));
     const j = JSON.parse(r.body);
     assert.equal(j.bodyLength, BIG);
-    assert.equal(j.bodySha256, patternSha256(BIG));
+    assert.equal(j.bodySha256, patternSha256(BIG), `body corrupted: ${JSON.stringify(j.firstMismatch)}`);
     assert.ok(rss.growth < RSS_BOUND_KIB, `RSS grew by ${rss.growth} KiB (base ${rss.base} KiB)`);
   });
 
   test('100 MiB chunked upload streams through with bounded RSS', async () => {
     const s = rssSampler(t);
-    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-chunked', size: BIG, chunked: true });
+    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-chunked?verify=1', size: BIG, chunked: true });
     const rss = s.stop();
     assert.equal(r.status, 200, r.body.toString().slice(0, 200));
     const j = JSON.parse(r.body);
     assert.equal(j.bodyLength, BIG);
-    assert.equal(j.bodySha256, patternSha256(BIG));
+    assert.equal(j.bodySha256, patternSha256(BIG), `body corrupted: ${JSON.stringify(j.firstMismatch)}`);
     assert.ok(rss.growth < RSS_BOUND_KIB, `RSS grew by ${rss.growth} KiB (base ${rss.base} KiB)`);
   });
 
   test('upload backpressure: upstream that stops reading does not make tether buffer the body', async () => {
     const s = rssSampler(t);
-    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-slow?pause=1500', size: BIG });
+    const r = await upload(t.httpPort, { host: 'big.test', path: '/upload-slow?pause=1500&verify=1', size: BIG });
     const rss = s.stop();
     assert.equal(r.status, 200);
-    assert.equal(JSON.parse(r.body).bodyLength, BIG);
+    const j = JSON.parse(r.body);
+    assert.equal(j.bodyLength, BIG);
+    assert.equal(j.bodySha256, patternSha256(BIG), `body corrupted: ${JSON.stringify(j.firstMismatch)}`);
     assert.ok(rss.growth < RSS_BOUND_KIB, `RSS grew by ${rss.growth} KiB while the upstream was not reading`);
   });
 

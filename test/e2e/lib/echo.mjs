@@ -104,6 +104,7 @@ export async function startEcho(opts = {}) {
       rawHeaders: req.rawHeaders,
       bodyLength: rec.bodyLength,
       bodySha256: rec.bodySha256,
+      firstMismatch: rec.firstMismatch,
       remoteAddress: req.socket.remoteAddress,
       remotePort: req.socket.remotePort,
       connectionId: req.socket.connId,
@@ -125,7 +126,18 @@ export async function startEcho(opts = {}) {
     const h = createHash('sha256');
     const url = new URL(req.url, 'http://x');
     const p = url.pathname;
+    // ?verify=1: the body is expected to be patternChunk(0, n); note where it first differs.
+    const verify = url.searchParams.get('verify') === '1';
+    if (verify) rec.firstMismatch = null;
     req.on('data', (d) => {
+      if (verify && rec.firstMismatch === null) {
+        const want = patternChunk(rec.bodyLength, d.length);
+        if (!want.equals(d)) {
+          let i = 0;
+          while (want[i] === d[i]) i++;
+          rec.firstMismatch = { offset: rec.bodyLength + i, chunkStart: rec.bodyLength, chunkLength: d.length };
+        }
+      }
       if (rec.bodyLength === 0) rec.firstBodyByteAt = Date.now();
       rec.bodyLength += d.length;
       h.update(d);
