@@ -34,6 +34,8 @@ struct tt_worker {
     uv_tcp_t listener;
     uv_async_t async;                /* publish and stop wake-ups */
     uv_timer_t grace_timer;
+    uv_idle_t defer_idle;            /* runs write completions of fully written batches */
+    struct tt_session *deferred;     /* sessions with such completions pending */
     struct tt_proxy *proxy;
     const struct tt_proxy_config *cfg;
 
@@ -71,10 +73,12 @@ char *tt_worker__buf_get(struct tt_worker *w);             /* NULL on OOM */
 void tt_worker__buf_put(struct tt_worker *w, char *buf);   /* NULL is a no-op */
 void tt_worker__request_id(struct tt_worker *w, char out[33]);
 void tt_worker__maybe_exit(struct tt_worker *w);           /* loop: stop when drained */
+void tt_worker__on_defer_idle(uv_idle_t *h);               /* runs deferred completions */
 
 /* session.c */
 void tt_session__accept(struct tt_worker *w);
 void tt_session__drain_all(struct tt_worker *w, bool force);
+void tt_session__run_deferred(struct tt_worker *w);
 
 /* pool.c: idle upstream connections, keyed by endpoint id. */
 struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id);

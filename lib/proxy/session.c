@@ -23,7 +23,9 @@
 #include "base/time.h"
 #include "http/http.h"
 
-#define WB_MAX 24
+#define WB_MAX     24
+#define DEFER_UP   1
+#define DEFER_DOWN 2
 
 enum pause_reason {
     PAUSE_NONE = 0,
@@ -71,6 +73,8 @@ struct tt_session {
     int open_handles;
     struct tt_worker *w;
     struct tt_session *prev, *next;
+    struct tt_session *defer_next;  /* worker's deferred-completion list */
+    uint8_t defer;                  /* DEFER_UP | DEFER_DOWN: batches written, cb pending */
     enum phase phase;
     uv_shutdown_t shutdown_req;
     bool linger_wanted;            /* input may be left unread (parse error): linger on close */
@@ -81,6 +85,7 @@ struct tt_session {
     size_t in_len, in_off;
     bool reading;
     bool eof;
+    bool nodelay;                  /* TCP_NODELAY set (lazily, as nginx does) */
     enum pause_reason req_pause;
     bool parse_pending;            /* paused at the head: llhttp must run once more, even on
                                     * zero bytes, to finish a bodyless message */
@@ -267,14 +272,41 @@ static int wb_slice(struct wbatch *b, struct tt_slice s)
     return wb_copy(b, s.ptr, s.len);
 }
 
-static int wb_write(struct wbatch *b, uv_stream_t *st, uv_write_cb cb)
+/* Writes the batch. A batch the kernel takes whole (the usual case) is written with
+ * uv_try_write and its completion is queued on the worker's idle handle: libuv 1.44 would
+ * otherwise re-register the socket with epoll_ctl after every uv_write drains, twice per
+ * request. Completions still run later from the loop, never re-entrantly. */
+static int wb_write(struct tt_session *s, struct wbatch *b, uv_stream_t *st, uv_write_cb cb,
+                    uint8_t dir)
 {
+    unsigned first = 0;
     int rc;
     for (unsigned i = 0; i < b->n; i++) {
         const char *base = b->p[i].ext != NULL ? b->p[i].ext : b->scratch.data + b->p[i].off;
         b->bufs[i] = uv_buf_init((char *)base, b->p[i].len);
     }
-    if ((rc = uv_write(&b->req, st, b->bufs, b->n, cb)) == 0)
+    rc = uv_try_write(st, b->bufs, b->n);
+    if (rc >= 0 && (size_t)rc == b->bytes) {
+        struct tt_worker *w = s->w;
+        b->busy = true;
+        if (s->defer == 0) {
+            s->defer_next = w->deferred;
+            w->deferred = s;
+        }
+        s->defer |= dir;
+        uv_idle_start(&w->defer_idle, tt_worker__on_defer_idle);
+        return 0;
+    }
+    if (rc < 0 && rc != UV_EAGAIN)
+        return rc;
+    if (rc > 0) {
+        size_t left = (size_t)rc;
+        while (first < b->n && left >= b->bufs[first].len)
+            left -= b->bufs[first++].len;
+        b->bufs[first].base += left;
+        b->bufs[first].len -= (unsigned)left;
+    }
+    if ((rc = uv_write(&b->req, st, b->bufs + first, b->n - first, cb)) == 0)
         b->busy = true;
     return rc;
 }
@@ -343,7 +375,6 @@ void tt_session__accept(struct tt_worker *w)
         do_close(s);
         return;
     }
-    uv_tcp_nodelay(&s->down, 1);
     if (uv_tcp_getpeername(&s->down, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET)
             uv_ip4_name((struct sockaddr_in *)&ss, s->client_ip, sizeof(s->client_ip));
@@ -408,6 +439,14 @@ static void on_close(uv_handle_t *h)
     struct tt_worker *w = s->w;
     if (--s->open_handles > 0)
         return;
+    if (s->defer != 0) {
+        /* Completions still queued would run after the free. */
+        struct tt_session **pp = &w->deferred;
+        while (*pp != NULL && *pp != s)
+            pp = &(*pp)->defer_next;
+        if (*pp == s)
+            *pp = s->defer_next;
+    }
     tt_worker__buf_put(w, s->in);
     tt_http_head_dispose(&s->req);
     tt_http_head_dispose(&s->resp);
@@ -419,6 +458,23 @@ static void on_close(uv_handle_t *h)
     tt_worker__maybe_exit(w);
 }
 
+void tt_session__run_deferred(struct tt_worker *w)
+{
+    struct tt_session *list = w->deferred;
+    w->deferred = NULL; /* completions may queue new writes: they run on the next pass */
+    while (list != NULL) {
+        struct tt_session *s = list;
+        uint8_t d = s->defer;
+        list = s->defer_next;
+        s->defer = 0;
+        s->defer_next = NULL;
+        if ((d & DEFER_UP) && s->phase != PH_CLOSING)
+            on_up_write(&s->to_up.req, 0);
+        if ((d & DEFER_DOWN) && s->phase != PH_CLOSING)
+            on_down_write(&s->to_down.req, 0);
+    }
+}
+
 void tt_session__drain_all(struct tt_worker *w, bool force)
 {
     struct tt_session *s = w->sessions, *next;
@@ -428,6 +484,16 @@ void tt_session__drain_all(struct tt_worker *w, bool force)
             do_close(s);
         else
             s->close_after = true;
+    }
+}
+
+/* Nagle only matters once a connection carries a second write: a multi-write response or
+ * a kept-alive connection. One-shot connections skip the system call. */
+static void ensure_nodelay(struct tt_session *s)
+{
+    if (!s->nodelay) {
+        s->nodelay = true;
+        uv_tcp_nodelay(&s->down, 1);
     }
 }
 
@@ -1326,7 +1392,7 @@ static void flush_up(struct tt_session *s)
     if (s->to_up.busy || s->to_up.n == 0 || s->up == NULL || !s->up->connected ||
         s->phase == PH_CLOSING)
         return;
-    if (wb_write(&s->to_up, (uv_stream_t *)&s->up->tcp, on_up_write) != 0) {
+    if (wb_write(s, &s->to_up, (uv_stream_t *)&s->up->tcp, on_up_write, DEFER_UP) != 0) {
         wb_done(&s->to_up);
         do_upstream_failed(s, 502, "write failed");
         return;
@@ -1678,7 +1744,7 @@ static void flush_down(struct tt_session *s)
 {
     if (s->to_down.busy || s->to_down.n == 0 || s->phase == PH_CLOSING)
         return;
-    if (wb_write(&s->to_down, (uv_stream_t *)&s->down, on_down_write) != 0) {
+    if (wb_write(s, &s->to_down, (uv_stream_t *)&s->down, on_down_write, DEFER_DOWN) != 0) {
         wb_done(&s->to_down);
         do_close(s);
         return;
@@ -1718,6 +1784,7 @@ static void on_down_write(uv_write_t *req, int status)
         return;
     }
     if (s->up != NULL && s->up->in_off < s->up->in_len) {
+        ensure_nodelay(s);
         do_parse_upstream(s);
         return;
     }
@@ -1725,6 +1792,7 @@ static void on_down_write(uv_write_t *req, int status)
         do_finish_exchange(s);
         return;
     }
+    ensure_nodelay(s);
     if (s->up == NULL) {
         /* Body delimited by close: the upstream is gone and everything is written. */
         do_finish_exchange(s);
@@ -1838,6 +1906,7 @@ static void do_finish_exchange(struct tt_session *s)
         return;
     }
     /* Next request on this connection, possibly already pipelined in the buffer. */
+    ensure_nodelay(s);
     s->phase = PH_IDLE;
     s->status = 0;
     s->req_done = false;

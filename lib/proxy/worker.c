@@ -122,6 +122,7 @@ int tt_proxy_start(struct tt_proxy **out, const struct tt_proxy_config *cfg, str
         /* The async handle must exist before any other thread may send to it. */
         uv_async_init(&w->loop, &w->async, on_async);
         uv_timer_init(&w->loop, &w->grace_timer);
+        uv_idle_init(&w->loop, &w->defer_idle);
         uv_tcp_init(&w->loop, &w->listener);
         if ((rc = uv_tcp_open(&w->listener, w->listen_fd)) != 0 ||
             (rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_accept)) != 0) {
@@ -299,6 +300,14 @@ static void on_grace_timeout(uv_timer_t *t)
     tt_session__drain_all(w, true);
 }
 
+void tt_worker__on_defer_idle(uv_idle_t *h)
+{
+    struct tt_worker *w = tt_container_of(h, struct tt_worker, defer_idle);
+    tt_session__run_deferred(w);
+    if (w->deferred == NULL)
+        uv_idle_stop(h);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     (void)h;
@@ -309,6 +318,7 @@ void tt_worker__maybe_exit(struct tt_worker *w)
     if (!w->draining || w->n_sessions != 0 || uv_is_closing((uv_handle_t *)&w->async))
         return;
     tt_pool__close_all(w);
+    uv_close((uv_handle_t *)&w->defer_idle, on_handle_closed);
     uv_close((uv_handle_t *)&w->async, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace_timer, on_handle_closed);
 }
