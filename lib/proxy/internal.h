@@ -55,6 +55,8 @@ struct tt_worker {
     bool listener_closed;
 
     char *free_bufs[32];             /* recycled TT_IOBUF_SIZE buffers */
+    struct tt_session *free_sessions; /* recycled sessions, their small buffers kept */
+    unsigned n_free_sessions;
     unsigned n_free_bufs;
     uint64_t rng[4];                 /* xoshiro256** state for request ids */
     struct tt_worker_counters c;
@@ -79,6 +81,7 @@ void tt_worker__on_defer_idle(uv_idle_t *h);               /* runs deferred comp
 void tt_session__accept(struct tt_worker *w);
 void tt_session__drain_all(struct tt_worker *w, bool force);
 void tt_session__run_deferred(struct tt_worker *w);
+void tt_session__free_cache(struct tt_worker *w); /* at loop exit */
 
 /* pool.c: idle upstream connections, keyed by endpoint id. */
 struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id);

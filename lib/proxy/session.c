@@ -341,13 +341,74 @@ static void session_unlink(struct tt_worker *w, struct tt_session *s)
     w->n_sessions--;
 }
 
+#define SESSION_CACHE 256
+
+/* A recycled session keeps the memory its heads and write batches grew, so steady-state
+ * connection churn (Connection: close) does no allocation at all. */
+static struct tt_session *session_get(struct tt_worker *w)
+{
+    struct tt_session *s = w->free_sessions;
+    struct tt_http_head req, resp;
+    struct tt_buf up_scratch, down_scratch;
+    if (s == NULL)
+        return tt_calloc(1, sizeof(*s));
+    w->free_sessions = s->next;
+    w->n_free_sessions--;
+    req = s->req;
+    resp = s->resp;
+    up_scratch = s->to_up.scratch;
+    down_scratch = s->to_down.scratch;
+    memset(s, 0, sizeof(*s));
+    s->req = req;
+    s->resp = resp;
+    s->to_up.scratch = up_scratch;
+    s->to_down.scratch = down_scratch;
+    tt_http_head_reset(&s->req);
+    tt_http_head_reset(&s->resp);
+    tt_buf_reset(&s->to_up.scratch);
+    tt_buf_reset(&s->to_down.scratch);
+    return s;
+}
+
+static void session_put(struct tt_worker *w, struct tt_session *s)
+{
+    if (w->n_free_sessions >= SESSION_CACHE || w->draining || s->req.bytes.cap > 8192 ||
+        s->resp.bytes.cap > 8192 || s->to_up.scratch.cap > 8192 ||
+        s->to_down.scratch.cap > 8192) {
+        tt_http_head_dispose(&s->req);
+        tt_http_head_dispose(&s->resp);
+        tt_buf_dispose(&s->to_up.scratch);
+        tt_buf_dispose(&s->to_down.scratch);
+        tt_free(s);
+        return;
+    }
+    s->next = w->free_sessions;
+    w->free_sessions = s;
+    w->n_free_sessions++;
+}
+
+void tt_session__free_cache(struct tt_worker *w)
+{
+    while (w->free_sessions != NULL) {
+        struct tt_session *s = w->free_sessions;
+        w->free_sessions = s->next;
+        tt_http_head_dispose(&s->req);
+        tt_http_head_dispose(&s->resp);
+        tt_buf_dispose(&s->to_up.scratch);
+        tt_buf_dispose(&s->to_down.scratch);
+        tt_free(s);
+    }
+    w->n_free_sessions = 0;
+}
+
 void tt_session__accept(struct tt_worker *w)
 {
     struct tt_session *s;
     struct sockaddr_storage ss;
     int len = sizeof(ss);
+    bool recycled = w->free_sessions != NULL;
 
-    if ((s = tt_calloc(1, sizeof(*s))) == NULL) {
+    if ((s = session_get(w)) == NULL) {
         /* Accept and drop, so the kernel queue does not fill with connections we ignore. */
         uv_tcp_t *t = tt_calloc(1, sizeof(*t));
         if (t != NULL) {
@@ -366,10 +427,12 @@ void tt_session__accept(struct tt_worker *w)
     atomic_fetch_add_explicit(&w->c.active, 1, memory_order_relaxed);
     llhttp_init(&s->rp, HTTP_REQUEST, &req_settings);
     s->rp.data = s;
-    tt_http_head_init(&s->req, w->cfg->max_header_bytes, w->cfg->max_headers);
-    tt_http_head_init(&s->resp, 64 * 1024, 256);
-    wb_init(&s->to_up);
-    wb_init(&s->to_down);
+    if (!recycled) {
+        tt_http_head_init(&s->req, w->cfg->max_header_bytes, w->cfg->max_headers);
+        tt_http_head_init(&s->resp, 64 * 1024, 256);
+        wb_init(&s->to_up);
+        wb_init(&s->to_down);
+    }
     snprintf(s->port_text, sizeof(s->port_text), "%d", w->cfg->http_port);
     if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->down) != 0) {
         do_close(s);
@@ -448,13 +511,10 @@ static void on_close(uv_handle_t *h)
             *pp = s->defer_next;
     }
     tt_worker__buf_put(w, s->in);
-    tt_http_head_dispose(&s->req);
-    tt_http_head_dispose(&s->resp);
-    tt_buf_dispose(&s->to_up.scratch);
-    tt_buf_dispose(&s->to_down.scratch);
+    s->in = NULL;
     session_unlink(w, s);
     atomic_fetch_sub_explicit(&w->c.active, 1, memory_order_relaxed);
-    tt_free(s);
+    session_put(w, s);
     tt_worker__maybe_exit(w);
 }
 

@@ -154,6 +154,7 @@ static void worker_main(void *arg)
 {
     struct tt_worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    tt_session__free_cache(w);
     tt_route_table_unref(w->table);
     w->table = NULL;
     tt_free(w->rr);
