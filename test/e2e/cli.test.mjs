@@ -54,6 +54,28 @@ describe('admin listener', SUITE, () => {
     assert.notEqual((await t.admin('/no-such-admin-path')).status, 200);
   });
 
+  test('/metrics is Prometheus text whose request and status counters follow the traffic', async () => {
+    const t = await fx.tether({ objects: [ingressClass()] });
+    const value = (text, name) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      assert.ok(line, `${name} missing:\n${text}`);
+      return Number(line.slice(name.length + 1));
+    };
+    const m0 = await t.admin('/metrics');
+    assert.equal(m0.status, 200);
+    assert.match(m0.headers['content-type'], /^text\/plain/);
+    for (const l of m0.text.split('\n').filter((x) => x && !x.startsWith('#'))) {
+      assert.match(l, /^[a-z_]+(\{[a-z_]+="[^"]*"\})? \d+$/, `malformed sample: ${l}`);
+    }
+    const before404 = value(m0.text, 'tether_responses_total{class="4xx"}');
+    const beforeReq = value(m0.text, 'tether_requests_total');
+    for (let i = 0; i < 3; i++) assert.equal((await t.req('/nothing-here')).status, 404);
+    const m1 = await t.admin('/metrics');
+    assert.equal(value(m1.text, 'tether_responses_total{class="4xx"}') - before404, 3);
+    assert.equal(value(m1.text, 'tether_requests_total') - beforeReq, 3);
+    assert.ok(value(m1.text, 'tether_route_table_generation') >= 1);
+  });
+
   test('listeners bind only the --bind-address', async () => {
     const t = await fx.tether({ objects: [ingressClass()] });
     assert.ok(await connectable('127.0.0.1', t.httpPort));
