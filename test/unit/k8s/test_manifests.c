@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit/leakcheck.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,30 +22,22 @@
 #include "k8s/manifests.h"
 #include "k8s/yaml.h"
 
-static long start_allocs;
 static int saved_stderr = -1;
 static char capture_path[64];
 static char logs[1 << 16];
 
-static void *hook_malloc(size_t n)
-{
-    return tt_malloc(n);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    cJSON_Hooks h = {hook_malloc, tt_free};
-    cJSON_InitHooks(&h);
     tt_log_configure("info,k8s=debug");
-    start_allocs = tt_alloc_outstanding();
+    tt_test_leaks_begin();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(tt_alloc_outstanding(), start_allocs);
+    tt_test_leaks_end();
     return 0;
 }
 

@@ -6,32 +6,26 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit/leakcheck.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "k8s/store.h"
 
-static long start_allocs;
-
-static void *hook_malloc(size_t n)
-{
-    return tt_malloc(n);
-}
 
 static int setup(void **state)
 {
     (void)state;
-    cJSON_Hooks h = {hook_malloc, tt_free};
-    cJSON_InitHooks(&h);
-    start_allocs = tt_alloc_outstanding();
+    tt_test_leaks_begin();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(tt_alloc_outstanding(), start_allocs);
+    tt_test_leaks_end();
     return 0;
 }
 

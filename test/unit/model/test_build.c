@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit/leakcheck.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +17,17 @@
 #include "base/log.h"
 #include "model/build.h"
 
-static long start_allocs;
 static char reports[1 << 14];
 static int n_reports;
 static char ignores[4096];
 
-static void *hook_malloc(size_t n)
-{
-    return tt_malloc(n);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    cJSON_Hooks h = {hook_malloc, tt_free};
-    cJSON_InitHooks(&h);
     reports[0] = '\0';
     ignores[0] = '\0';
     n_reports = 0;
-    start_allocs = tt_alloc_outstanding();
+    tt_test_leaks_begin();
     return 0;
 }
 
@@ -42,7 +36,7 @@ static int teardown(void **state)
     (void)state;
     if (getenv("TT_TEST_VERBOSE") != NULL)
         fputs(reports, stderr);
-    assert_int_equal(tt_alloc_outstanding(), start_allocs);
+    tt_test_leaks_end();
     return 0;
 }
 
