@@ -77,7 +77,6 @@ enum tt_http_head_status tt_http_head_name(struct tt_http_head *h, const char *p
         h->last = 2;
     }
     h->fields[h->n_fields - 1].name_len += (uint32_t)n;
-    /* Four bytes of ": " and CRLF count against the head size like on the wire. */
     return append(h, p, n);
 }
 

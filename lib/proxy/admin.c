@@ -8,6 +8,7 @@
 #include "base/alloc.h"
 #include "base/base.h"
 #include "base/buf.h"
+#include "proxy/internal.h"
 
 #define ADMIN_MAX_HEAD 8192
 
@@ -41,10 +42,10 @@ int tt_admin_start(struct tt_admin **out, uv_loop_t *loop, const char *addr, int
 {
     struct tt_admin *a;
     struct sockaddr_storage ss;
+    socklen_t len;
     int rc;
 
-    if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0)
+    if (tt_proxy__sockaddr(addr, port, &ss, &len) != 0)
         return tt_err_set(err, TT_EINVAL, "admin: bad address %s", addr);
     if ((a = tt_calloc(1, sizeof(*a))) == NULL)
         return tt_err_set(err, TT_ENOMEM, "admin: out of memory");

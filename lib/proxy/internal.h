@@ -59,6 +59,7 @@ struct tt_worker {
     unsigned n_free_sessions;
     unsigned n_free_bufs;
     uint64_t rng[4];                 /* xoshiro256** state for request ids */
+    char port_text[8];               /* the listener port, for X-Forwarded-Port */
     struct tt_worker_counters c;
 };
 
@@ -71,6 +72,8 @@ struct tt_proxy {
 };
 
 /* worker.c */
+/* Fills |ss| from a numeric IPv4 or IPv6 address; 0, or TT_EINVAL for anything else. */
+int tt_proxy__sockaddr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
 char *tt_worker__buf_get(struct tt_worker *w);             /* NULL on OOM */
 void tt_worker__buf_put(struct tt_worker *w, char *buf);   /* NULL is a no-op */
 void tt_worker__request_id(struct tt_worker *w, char out[33]);

@@ -139,7 +139,6 @@ struct tt_session {
     uint64_t start_ns;
     uint64_t bytes_in, bytes_out;
     char client_ip[INET6_ADDRSTRLEN];
-    char port_text[8];
 };
 
 static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -433,7 +432,6 @@ void tt_session__accept(struct tt_worker *w)
         wb_init(&s->to_up);
         wb_init(&s->to_down);
     }
-    snprintf(s->port_text, sizeof(s->port_text), "%d", w->cfg->http_port);
     if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->down) != 0) {
         do_close(s);
         return;
@@ -1322,7 +1320,7 @@ static void add_forwarded(struct tt_session *s, struct wbatch *b)
     wb_str(b, "\r\nX-Forwarded-Host: ");
     wb_slice(b, s->host);
     wb_str(b, "\r\nX-Forwarded-Port: ");
-    wb_str(b, s->port_text);
+    wb_str(b, s->w->port_text);
     wb_str(b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Scheme: http\r\nX-Scheme: http\r\n");
 }
 
@@ -1865,7 +1863,11 @@ static void on_down_write(uv_write_t *req, int status)
 
 static void do_upstream_failed(struct tt_session *s, int status, const char *why)
 {
-    (void)why;
+    /* Connect and timeout failures were logged at warn where they happened; this line ties
+     * every failure to the status the client gets. */
+    if (tt_log_enabled(TT_LOG_DEBUG, "proxy"))
+        tt_logf(TT_LOG_DEBUG, "proxy", "upstream exchange failed", "status=%d reason=%s "
+                "request_id=%s", status, why, s->request_id);
     detach_upstream(s, false);
     wb_done(&s->to_up);
     if (s->resp_started || s->to_down.busy) {

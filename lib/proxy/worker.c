@@ -2,7 +2,6 @@
  * and graceful stop per worker. */
 #include "proxy/internal.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,26 +44,29 @@ void tt_proxy_config_defaults(struct tt_proxy_config *c)
     c->proxy_next_upstream_tries = 3;
 }
 
+int tt_proxy__sockaddr(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (uv_ip4_addr(ip, port, (struct sockaddr_in *)ss) == 0) {
+        *len = sizeof(struct sockaddr_in);
+        return 0;
+    }
+    if (uv_ip6_addr(ip, port, (struct sockaddr_in6 *)ss) == 0) {
+        *len = sizeof(struct sockaddr_in6);
+        return 0;
+    }
+    return TT_EINVAL;
+}
+
 static int bind_listener(const struct tt_proxy_config *cfg, struct tt_err *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     int fd, one = 1;
 
-    memset(&ss, 0, sizeof(ss));
-    if (inet_pton(AF_INET, cfg->bind_address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->http_port);
-        len = sizeof(struct sockaddr_in);
-    } else if (inet_pton(AF_INET6, cfg->bind_address,
-                         &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->http_port);
-        len = sizeof(struct sockaddr_in6);
-    } else {
+    if (tt_proxy__sockaddr(cfg->bind_address, cfg->http_port, &ss, &len) != 0)
         return tt_err_set(err, TT_EINVAL, "bind address %s is not a numeric IP address",
                           cfg->bind_address);
-    }
     if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
         return tt_err_set(err, -errno, "socket: %s", strerror(errno));
     /* SO_REUSEPORT: every worker owns a listener on the same port and the kernel spreads
@@ -110,6 +112,7 @@ int tt_proxy_start(struct tt_proxy **out, const struct tt_proxy_config *cfg, str
         w->proxy = p;
         w->cfg = &p->cfg;
         w->listen_fd = -1;
+        snprintf(w->port_text, sizeof(w->port_text), "%d", cfg->http_port);
         pthread_mutex_init(&w->mu, NULL);
         seed_rng(w);
         if ((rc = bind_listener(&p->cfg, err)) < 0)
