@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
       libuv1-dev libcurl4-openssl-dev libcjson-dev libmbedtls-dev node-llhttp libyaml-dev
-      libcmocka-dev curl nginx-light haproxy wrk)
+      libcmocka-dev curl nginx-light haproxy wrk openssl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -16,6 +16,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kubectl drives the end-to-end tests against the local API stand-in. Machines built from the
+# Google Cloud SDK image already carry kubectl 1.32; elsewhere Debian's kubernetes-client (1.20)
+# is the only offline source. The tests adapt to the older client (see test/kube/kubectl.mjs).
+if ! command -v kubectl >/dev/null 2>&1; then
+    echo "deps: installing kubernetes-client (kubectl)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi
 
 # Node test tools come from the committed lockfile; reinstall only when it changed.
