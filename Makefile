@@ -132,7 +132,7 @@ check-headers:
 
 # Layering: k8s never sees libuv; proxy never sees libcurl or cJSON; raw libc allocators banned.
 lint:
-	@! grep -rn '#include <uv.h>' lib/k8s lib/route lib/model lib/http lib/base || (echo 'layering: uv.h outside proxy'; exit 1)
+	@! grep -rn '#include <uv.h>' lib/k8s lib/control lib/route lib/model lib/http lib/base || (echo 'layering: uv.h outside proxy'; exit 1)
 	@! grep -rnE '#include <(curl/curl.h|cJSON.h)>' lib/proxy lib/route lib/http || (echo 'layering: curl/cJSON in data plane'; exit 1)
 	@! grep -rnE '\b(malloc|calloc|realloc|strdup|free|sprintf|strcpy|atoi)\(' lib cmd --include=*.c | grep -v 'lib/base/alloc.c' || (echo 'lint: use tt_ allocators / safe string functions'; exit 1)
 	@echo lint ok

@@ -17,13 +17,14 @@
 #include "base/time.h"
 #include "k8s/manifests.h"
 #include "k8s/store.h"
+#include "base/version.h"
+#include "control/watcher.h"
+#include "k8s/client.h"
+#include "k8s/kubeconfig.h"
 #include "model/build.h"
 #include "proxy/admin.h"
 #include "proxy/proxy.h"
 
-#ifndef TETHER_VERSION
-#define TETHER_VERSION "0.1.0-dev"
-#endif
 
 struct app {
     uv_loop_t loop;
@@ -32,17 +33,24 @@ struct app {
     struct tt_admin *admin;
     struct tt_model_config model;
     const char *manifests;
+    const char *kubeconfig, *apiserver, *watch_namespace;
+    struct tt_k8s_conn conn;
+    struct tt_watcher *watcher;
     uint64_t generation;
     bool stopping;
 };
 
 static void usage(FILE *f)
 {
-    fputs("usage: tether --manifests PATH [options]\n"
+    fputs("usage: tether [--kubeconfig PATH] [--apiserver-host URL] [options]\n"
+          "       tether --manifests PATH [options]\n"
           "\n"
-          "Sources:\n"
-          "  --manifests PATH                YAML/JSON file or folder of Kubernetes objects\n"
-          "                                  (SIGHUP re-reads it)\n"
+          "Sources (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config):\n"
+          "  --kubeconfig PATH               kubeconfig (YAML or JSON) to reach the API server\n"
+          "  --apiserver-host URL            API server address (overrides the kubeconfig's)\n"
+          "  --watch-namespace NS            watch only this namespace (default: all)\n"
+          "  --manifests PATH                no API server: YAML/JSON file or folder of\n"
+          "                                  Kubernetes objects (SIGHUP re-reads it)\n"
           "Listeners:\n"
           "  --http-port N                   data plane port (default 80)\n"
           "  --healthz-port N                /healthz /readyz /metrics (default 10254)\n"
@@ -165,7 +173,12 @@ static void on_signal(uv_signal_t *sig, int signum)
 {
     struct app *a = sig->data;
     if (signum == SIGHUP) {
-        struct tt_route_table *t = build_table(a, "SIGHUP");
+        struct tt_route_table *t;
+        if (a->manifests == NULL) {
+            tt_logf(TT_LOG_INFO, "cmd", "SIGHUP ignored", "routes follow the API server");
+            return;
+        }
+        t = build_table(a, "SIGHUP");
         if (t != NULL)
             tt_proxy_publish(a->proxy, t);
         return;
@@ -175,6 +188,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     a->stopping = true;
     tt_logf(TT_LOG_INFO, "cmd", "shutting down", "signal=%s", signum == SIGTERM ? "TERM" : "INT");
     tt_proxy_shutdown(a->proxy);
+    tt_watcher_stop(a->watcher);
+    a->watcher = NULL;
     tt_admin_stop(a->admin);
     a->admin = NULL;
     uv_close((uv_handle_t *)&a->sigterm, on_closed);
@@ -197,13 +212,23 @@ enum {
     OPT_CONTROLLER_CLASS, OPT_WITHOUT_CLASS, OPT_PREFIX, OPT_BODY_SIZE, OPT_MAX_HEADER_BYTES,
     OPT_MAX_HEADERS, OPT_MAX_URI, OPT_T_HEADER, OPT_T_BODY, OPT_T_KEEPALIVE, OPT_T_CONNECT,
     OPT_T_READ, OPT_T_SEND, OPT_TRIES, OPT_UP_KEEPALIVE, OPT_GRACE, OPT_HELP, OPT_VERSION,
-    OPT_HTTPS_PORT,
+    OPT_HTTPS_PORT, OPT_KUBECONFIG, OPT_APISERVER, OPT_WATCH_NS,
 };
+
+/* The watcher thread hands each new table to the data plane. */
+static void publish(void *ud, struct tt_route_table *t)
+{
+    struct app *a = ud;
+    tt_proxy_publish(a->proxy, t);
+}
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"manifests", required_argument, NULL, OPT_MANIFESTS},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"apiserver-host", required_argument, NULL, OPT_APISERVER},
+        {"watch-namespace", required_argument, NULL, OPT_WATCH_NS},
         {"http-port", required_argument, NULL, OPT_HTTP_PORT},
         {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
         {"healthz-port", required_argument, NULL, OPT_HEALTHZ_PORT},
@@ -248,6 +273,12 @@ int main(int argc, char **argv)
         uint64_t *dur = NULL;
         switch (c) {
         case OPT_MANIFESTS: a.manifests = optarg; break;
+        case OPT_KUBECONFIG: a.kubeconfig = optarg; break;
+        case OPT_APISERVER: a.apiserver = optarg; break;
+        case OPT_WATCH_NS:
+            if (optarg[0] == '\0' || strchr(optarg, '/') != NULL) bad = "--watch-namespace";
+            a.watch_namespace = optarg;
+            break;
         case OPT_HTTP_PORT:
             if (parse_uint(optarg, 65535, &u) != 0) bad = "--http-port";
             pc.http_port = (int)u;
@@ -298,7 +329,7 @@ int main(int argc, char **argv)
             pc.upstream_keepalive = (uint32_t)u;
             break;
         case OPT_HELP: case 'h': usage(stdout); return 0;
-        case OPT_VERSION: printf("tether %s\n", TETHER_VERSION); return 0;
+        case OPT_VERSION: printf("tether %s\n", TT_VERSION_STRING); return 0;
         default: usage(stderr); return 2;
         }
         if (dur != NULL && (parse_duration_ms(optarg, dur) != 0 || *dur == 0))
@@ -314,25 +345,47 @@ int main(int argc, char **argv)
         fprintf(stderr, "tether: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (a.manifests == NULL) {
-        fprintf(stderr, "tether: no configuration source: pass --manifests PATH\n");
+    if (a.manifests != NULL && (a.kubeconfig != NULL || a.apiserver != NULL)) {
+        fprintf(stderr, "tether: --manifests cannot be combined with --kubeconfig or "
+                        "--apiserver-host\n");
+        return 2;
+    }
+    if (a.manifests == NULL && tt_k8s_conn_resolve(a.kubeconfig, a.apiserver, NULL, &a.conn, &err) != 0) {
+        fprintf(stderr, "tether: %s\n", err.msg);
         return 2;
     }
 
     signal(SIGPIPE, SIG_IGN);
     uv_replace_allocator(tt_malloc, tt_realloc, tt_calloc, tt_free);
     cJSON_InitHooks(&(cJSON_Hooks){cjson_malloc, cjson_free});
+    if (tt_k8s_client_global_init(&err) != 0)
+        fatal("cannot initialise libcurl", err.msg);
 
-    if ((t = build_table(&a, "startup")) == NULL)
+    t = NULL;
+    if (a.manifests != NULL && (t = build_table(&a, "startup")) == NULL)
         fatal("no route table", a.manifests);
     if (tt_proxy_start(&a.proxy, &pc, &err) != 0)
         fatal("cannot start the data plane", err.msg);
     uv_loop_init(&a.loop);
     if (tt_admin_start(&a.admin, &a.loop, pc.bind_address, healthz_port, a.proxy, &err) != 0)
         fatal("cannot start the admin listener", err.msg);
-    tt_proxy_publish(a.proxy, t);
-    tt_logf(TT_LOG_INFO, "cmd", "serving", "http_port=%d healthz_port=%d workers=%d version=%s",
-            pc.http_port, healthz_port, pc.workers, TETHER_VERSION);
+    if (t != NULL) {
+        tt_proxy_publish(a.proxy, t);
+    } else {
+        struct tt_watcher_config wc = {
+            .conn = &a.conn,
+            .watch_namespace = a.watch_namespace,
+            .model = &a.model,
+            .publish = publish,
+            .ud = &a,
+        };
+        if (tt_watcher_start(&a.watcher, &wc, &err) != 0)
+            fatal("cannot start the watcher", err.msg);
+    }
+    tt_logf(TT_LOG_INFO, "cmd", "serving",
+            "http_port=%d healthz_port=%d workers=%d source=%s version=%s", pc.http_port,
+            healthz_port, pc.workers, a.manifests != NULL ? a.manifests : a.conn.source,
+            TT_VERSION_STRING);
 
     uv_signal_init(&a.loop, &a.sigterm);
     uv_signal_init(&a.loop, &a.sigint);
@@ -346,6 +399,8 @@ int main(int argc, char **argv)
 
     tt_proxy_wait(a.proxy);
     tt_proxy_free(a.proxy);
+    tt_k8s_conn_free(&a.conn);
+    tt_k8s_client_global_cleanup();
     tt_logf(TT_LOG_INFO, "cmd", "stopped", NULL);
     return 0;
 }

@@ -341,13 +341,14 @@ static int replace_store(struct tt_k8s_reflector *r)
     char **gone = NULL;
     int rc = 0;
 
-    qsort(p->v, p->n, sizeof *p->v, cmp_object_key);
+    if (p->n > 1)
+        qsort(p->v, p->n, sizeof *p->v, cmp_object_key);
     if (n > 0 && (gone = tt_calloc(n, sizeof *gone)) == NULL)
         return TT_ENOMEM;
     for (i = 0; i < n; i++) {
         const struct tt_k8s_object *o = tt_k8s_store_at(r->store, r->cfg.kind, i);
         struct tt_k8s_object probe = {.key = o->key}, *pp = &probe;
-        if (bsearch(&pp, p->v, p->n, sizeof *p->v, cmp_object_key) == NULL &&
+        if ((p->n == 0 || bsearch(&pp, p->v, p->n, sizeof *p->v, cmp_object_key) == NULL) &&
             (gone[ndel++] = tt_strdup(o->key)) == NULL) {
             rc = TT_ENOMEM;
             break;
