@@ -74,6 +74,8 @@ export function createHandler(ctx) {
     const entry = { method: req.method, path: req.url, status: 0, contentType: req.headers['content-type'] || '',
       userAgent: req.headers['user-agent'] || '', time: Date.now() };
     ctx.requests.push(entry);
+    // Bounded so a long `make demo` run does not grow without limit.
+    if (ctx.requests.length > 20000) ctx.requests.splice(0, ctx.requests.length - 10000);
     const writeHead = res.writeHead;
     res.writeHead = function (code, ...rest) {
       entry.status = code;

@@ -8,12 +8,12 @@ export class Faults {
   // hooks: { hub, store, stopListening(), startListening() → Promise, setBadCert(bool) }
   constructor(hooks) {
     this.hooks = hooks;
-    this.dripDelayMs = 5;       // pause between the pieces of a split event
-    this.coalesceMs = 50;       // how long events are buffered before one combined chunk
     this.clearState();
   }
 
   clearState() {
+    this.dripDelayMs = 5;       // pause between the pieces of a split event
+    this.coalesceMs = 50;       // how long events are buffered before one combined chunk
     this.splitBytes = 0;
     this.coalesceOn = false;
     this.silencedUntil = 0;
@@ -109,7 +109,9 @@ export class Faults {
   }
 
   acceptConnections() {
-    return this.hooks.accept();
+    const p = this.hooks.accept();
+    p.catch(() => {});          // a caller that does not await must not crash the process
+    return p;
   }
 
   expireContinueTokens() {
@@ -124,7 +126,7 @@ export class Faults {
   reset() {
     this.clearState();
     this.hooks.setBadCert(false, true);
-    this.hooks.accept();
+    this.acceptConnections();
   }
 }
 

@@ -1,7 +1,10 @@
 // Runs the real kubectl against a stand-in. Each stand-in gets its own temp dir (removed by
 // kube.close()) holding the kubeconfig and a fresh --cache-dir, so discovery cached for one
-// stand-in never leaks into another and ~/.kube is never touched. Clients older than 1.27 cannot
-// use the stand-in's OpenAPI v3 for validation, so they get --validate=false.
+// stand-in never leaks into another and ~/.kube is never touched.
+//
+// Validation: kubectl 1.29+ validates through OpenAPI v3, which the stand-in serves. Older
+// clients (1.27 and 1.28 included, checked with the gcloud-bundled builds) ask for OpenAPI v2
+// only, which the stand-in does not serve, so they get --validate=false.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -26,17 +29,26 @@ export function findKubectl() {
   return found;
 }
 
-let minor;
-// Client minor version as a number ("32+" → 32); 0 when unknown.
-export async function clientMinor() {
-  if (minor !== undefined) return minor;
+const V3_VALIDATION_MINOR = 29;
+let client;
+// { minor, dispatcher }: the client's minor version ("32+" → 32; 0 when unknown), and whether it
+// is the gcloud dispatcher, which runs the bundled kubectl matching the SERVER's minor version.
+export async function clientVersion() {
+  if (client !== undefined) return client;
   try {
     const { stdout } = await run(findKubectl(), ['version', '--client', '-o', 'json'], { timeout: 15000 });
-    minor = parseInt(JSON.parse(stdout).clientVersion.minor, 10) || 0;
+    const v = JSON.parse(stdout).clientVersion;
+    client = { minor: parseInt(v.minor, 10) || 0, dispatcher: /dispatcher/.test(v.gitVersion || '') };
   } catch {
-    minor = 0;
+    client = { minor: 0, dispatcher: false };
   }
-  return minor;
+  return client;
+}
+
+async function effectiveMinor(kube) {
+  const c = await clientVersion();
+  const server = parseInt(kube.versionMinor, 10) || c.minor;
+  return c.dispatcher ? Math.min(c.minor, server) : c.minor;
 }
 
 const VALIDATING = new Set(['apply', 'create', 'replace']);
@@ -59,7 +71,8 @@ export async function kubectl(kube, args, opts = {}) {
   if (!bin) throw new Error('kubectl not found on PATH');
   const { kubeconfig, cacheDir } = setup(kube, opts);
   const full = ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args];
-  if (VALIDATING.has(args[0]) && (await clientMinor()) < 27 && !args.some((a) => a.startsWith('--validate'))) {
+  if (VALIDATING.has(args[0]) && (await effectiveMinor(kube)) < V3_VALIDATION_MINOR &&
+    !args.some((a) => a.startsWith('--validate'))) {
     full.push('--validate=false');
   }
   return new Promise((resolve) => {

@@ -34,6 +34,7 @@ export async function startKube(opts = {}) {
   const sockets = new Set();
   let token = o.token === true ? newToken() : o.token || null;
   let listening = false;
+  let closed = false;
   let refuseTimer = null;
   let backWaiters = [];
   let port = o.port;
@@ -46,8 +47,10 @@ export async function startKube(opts = {}) {
   const server = o.tls
     ? https.createServer({ key: pki.key, cert: pki.cert, minVersion: 'TLSv1.2' }, handler)
     : http.createServer(handler);
-  // Watches are long; the per-request receive timer must not cut anything.
+  // Watches are long; the per-request receive timer must not cut anything. Idle kept-alive
+  // connections live longer than Node's 5 s default so a client reusing one rarely races the close.
   server.requestTimeout = 0;
+  server.keepAliveTimeout = 65000;
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -81,7 +84,8 @@ export async function startKube(opts = {}) {
     stopListening();
     clearTimeout(refuseTimer);
     const back = new Promise((resolve, reject) => backWaiters.push({ resolve, reject }));
-    if (ms !== undefined && ms !== Infinity) refuseTimer = setTimeout(() => hooks.accept(), ms);
+    // A failed re-listen reaches the caller through |back|; the timer itself must not throw.
+    if (ms !== undefined && ms !== Infinity) refuseTimer = setTimeout(() => hooks.accept().catch(() => {}), ms);
     return back;
   };
   hooks.accept = async () => {
@@ -112,7 +116,6 @@ export async function startKube(opts = {}) {
   };
 
   await listen();
-  let closed = false;
   const url = `${o.tls ? 'https' : 'http'}://${o.host}:${port}`;
 
   function objArgs(obj) {
@@ -125,6 +128,7 @@ export async function startKube(opts = {}) {
     url,
     port,
     host: o.host,
+    versionMinor: o.versionMinor,
     caFile: pki ? pki.caFile : null,
     get token() { return token; },
     requests,

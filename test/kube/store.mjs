@@ -286,7 +286,16 @@ export class Store {
     }
     if (opts.dryRun) return clone(old);
     // DELETED carries the last state with the RV of the deletion itself.
-    return clone(this.commit(res, 'DELETED', old, old));
+    const gone = clone(this.commit(res, 'DELETED', old, old));
+    // The namespace controller empties a deleted namespace; here it happens at once, after the
+    // namespace's own DELETED event.
+    if (res.kind === 'Namespace') {
+      for (const r of RESOURCES) {
+        if (!r.namespaced) continue;
+        for (const [, o] of this.entries(r, name)) this.commit(r, 'DELETED', o, o);
+      }
+    }
+    return gone;
   }
 
   // ---- LIST with paging ----

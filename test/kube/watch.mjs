@@ -108,7 +108,12 @@ class Watcher {
     this.hub.watchers.delete(this);
     const sock = this.httpRes.socket;
     if (how === 'clean') this.httpRes.end();
-    else if (how === 'reset') sock?.resetAndDestroy();
+    else if (how === 'reset') {
+      // Over TLS the RST must go out on the underlying TCP socket (resetAndDestroy needs a TCP handle).
+      const raw = sock?._parent || sock;
+      raw?.resetAndDestroy();
+      if (raw !== sock) sock?.destroy();
+    }
     else if (how === 'partial') {
       this.httpRes.write(`{"type":"MODIFIED","object":{"kind":"${this.res.kind}","apiVersion":"${this.res.apiVersion}","metadata":{"name":"`);
       sock?.end();
