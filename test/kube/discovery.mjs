@@ -5,7 +5,7 @@
 // validation. /openapi/v2 is deliberately absent (404); kubectl then uses its compiled-in types
 // for strategic-merge metadata.
 import { createHash } from 'node:crypto';
-import { groupVersions, VERBS, RESOURCES } from './resources.mjs';
+import { groupVersions, VERBS } from './resources.mjs';
 
 export function versionInfo(minor = '32') {
   return {
@@ -93,4 +93,3 @@ export function openapiDoc(p) {
   return OPENAPI.get(p) || null;
 }
 
-export { RESOURCES };

@@ -14,7 +14,7 @@ import { Store } from './store.mjs';
 import { WatchHub } from './watch.mjs';
 import { Faults } from './faults.mjs';
 import { createHandler } from './api.mjs';
-import { resolveKind, RESOURCES } from './resources.mjs';
+import { resolveKind } from './resources.mjs';
 import { testPKI } from './tls.mjs';
 import { writeKubeconfig, writeAtomic } from './kubeconfig.mjs';
 import { clone } from './patch.mjs';
@@ -86,6 +86,7 @@ export async function startKube(opts = {}) {
     const back = new Promise((resolve, reject) => backWaiters.push({ resolve, reject }));
     // A failed re-listen reaches the caller through |back|; the timer itself must not throw.
     if (ms !== undefined && ms !== Infinity) refuseTimer = setTimeout(() => hooks.accept().catch(() => {}), ms);
+    back.catch(() => {});       // only callers that await it hear about a failed re-listen
     return back;
   };
   hooks.accept = async () => {
@@ -219,8 +220,6 @@ export async function startKube(opts = {}) {
   };
   return kube;
 }
-
-export { RESOURCES };
 
 // ---- standalone ----
 

@@ -155,7 +155,7 @@ export class Store {
       delete m.namespace;
     }
     if (!m.name && m.generateName) m.name = m.generateName + Math.random().toString(36).slice(2, 7);
-    if (!m.name) throw new ApiError(422, `${res.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { reason: 'Invalid' });
+    if (!m.name) throw errors.invalid(res, '', 'metadata.name: Required value: name or generateName is required');
     if (this.get(res, m.namespace, m.name)) throw errors.alreadyExists(res, m.name);
     m.uid = randomUUID();
     m.creationTimestamp = now();
