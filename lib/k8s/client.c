@@ -25,6 +25,7 @@ struct slot {
     struct tt_buf url;
     bool busy;
     bool status_sent;
+    uint64_t token_hash; /* of the token the current request carries; 0 for none */
     uint32_t retry_after_s;
 };
 
@@ -140,6 +141,16 @@ static int setup_easy(struct tt_k8s_client *c, struct slot *s)
     return set_tls(c, e);
 }
 
+static uint64_t token_hash(const char *tok)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    if (tok == NULL)
+        return 0;
+    for (; *tok != '\0'; tok++)
+        h = (h ^ (unsigned char)*tok) * 0x100000001b3ull;
+    return h;
+}
+
 /* The headers of one request: the token may have changed since the last one. */
 static int set_headers(struct tt_k8s_client *c, struct slot *s)
 {
@@ -169,6 +180,7 @@ static int set_headers(struct tt_k8s_client *c, struct slot *s)
     }
     curl_slist_free_all(s->headers);
     s->headers = h;
+    s->token_hash = token_hash(tok);
     return curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h) == CURLE_OK ? 0 : TT_EINVAL;
 }
 
@@ -208,6 +220,10 @@ static void finish(struct tt_k8s_client *c, struct slot *s, CURLcode result)
         tt_k8s_token_invalidate(&c->token);
     tt_k8s_reflector_response_end(s->reflector, tt_now_ms(), why,
                                   result == CURLE_COULDNT_CONNECT);
+    if (code == 401 && token_hash(tt_k8s_token_get(&c->token, tt_now_ms())) != s->token_hash) {
+        tt_logf(TT_LOG_INFO, "k8s", "token file changed", "retrying at once with the new token");
+        tt_k8s_reflector_retry_now(s->reflector, tt_now_ms());
+    }
 }
 
 /* ------------------------------------------------------------------ public */

@@ -293,7 +293,11 @@ static void fail(struct tt_k8s_reflector *r, uint64_t now, enum next next, const
                                              ? r->cfg.backoff_max_ms
                                              : r->backoff_ms * 2;
     r->last_error_at = now;
-    wait = r->backoff_ms + next_random(r) % (r->backoff_ms + 1); /* jitter factor 1.0 */
+    /* Jitter spreads the retries of many controllers; capped so that the longest wait is the
+     * configured maximum (client-go's factor 1.0 jitter can double it, to a minute). */
+    wait = r->backoff_ms + next_random(r) % (r->backoff_ms / 4 + 1);
+    if (wait > r->cfg.backoff_max_ms)
+        wait = r->cfg.backoff_max_ms;
     if (wait < (uint64_t)r->retry_after_s * 1000)
         wait = (uint64_t)r->retry_after_s * 1000;
     r->stats.errors++;
@@ -728,6 +732,12 @@ void tt_k8s_reflector_response_end(struct tt_k8s_reflector *r, uint64_t now_ms,
         end_watch(r, now_ms, transport_error, refused);
     tt_buf_reset(&r->body);
     tt_k8s_lines_reset(&r->lines);
+}
+
+void tt_k8s_reflector_retry_now(struct tt_k8s_reflector *r, uint64_t now_ms)
+{
+    if (!r->in_flight && r->next_at > now_ms)
+        r->next_at = now_ms;
 }
 
 bool tt_k8s_reflector_synced(const struct tt_k8s_reflector *r)

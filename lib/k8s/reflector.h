@@ -87,6 +87,11 @@ int tt_k8s_reflector_response_data(struct tt_k8s_reflector *r, const char *data,
 void tt_k8s_reflector_response_end(struct tt_k8s_reflector *r, uint64_t now_ms,
                                    const char *transport_error, bool refused);
 
+/* Makes the pending retry happen at |now_ms| instead of after its backoff, keeping the
+ * backoff level. For the transport, when a 401 was answered with a token that has since been
+ * replaced (a rotated token file): waiting would only delay a request that will now succeed. */
+void tt_k8s_reflector_retry_now(struct tt_k8s_reflector *r, uint64_t now_ms);
+
 /* True once a complete LIST has been applied (stays true across relists). */
 bool tt_k8s_reflector_synced(const struct tt_k8s_reflector *r);
 enum tt_k8s_kind tt_k8s_reflector_kind(const struct tt_k8s_reflector *r);

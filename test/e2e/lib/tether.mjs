@@ -233,12 +233,13 @@ function durationArg(v) {
   return typeof v === 'number' ? `${v}ms` : v;
 }
 
-// Starts tether. opts: objects (manifest objects) or manifests (path), format, workers,
-// args (extra flags), env, ready (wait for /readyz, default true).
+// Starts tether. opts: kubeconfig (path: routes come from that API server, see test/kube/),
+// or objects (manifest objects) or manifests (path), format, workers, args (extra flags), env,
+// ready (wait for /readyz, default true).
 export async function startTether(opts = {}) {
   let mdir = null;
   let mpath = opts.manifests;
-  if (!mpath) {
+  if (!mpath && !opts.kubeconfig) {
     const w = writeManifests(opts.objects ?? [ingressClass()], opts.format ?? 'yaml');
     mpath = w.path;
     mdir = w.dir;
@@ -247,7 +248,7 @@ export async function startTether(opts = {}) {
   const httpPort = opts.httpPort ?? (await freePort(bind));
   const healthzPort = opts.healthzPort ?? (await freePort(bind));
   const args = [
-    '--manifests', mpath,
+    ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : ['--manifests', mpath]),
     '--http-port', String(httpPort),
     '--healthz-port', String(healthzPort),
     '--bind-address', bind,
@@ -355,9 +356,9 @@ export async function startTether(opts = {}) {
 }
 
 // Runs the binary to completion (for --help/--version/bad flags). Returns {code, signal, stdout, stderr}.
-export function runTether(args, timeout = 5000 * SLOW) {
+export function runTether(args, timeout = 5000 * SLOW, env = process.env) {
   return new Promise((resolve) => {
-    const p = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     live.add(p);
     let stdout = '';
     let stderr = '';
@@ -437,6 +438,13 @@ export function fixture() {
       const e = await startEcho(o);
       items.push(() => e.close());
       return e;
+    },
+    // A local Kubernetes API stand-in (test/kube/server.mjs), closed with the fixture.
+    async kube(o) {
+      const { startKube } = await import('../../kube/server.mjs');
+      const k = await startKube(o);
+      items.push(() => k.close());
+      return k;
     },
     async tether(o) {
       const t = await startTether(o);
