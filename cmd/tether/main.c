@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,61 @@ enum {
     OPT_HTTPS_PORT, OPT_KUBECONFIG, OPT_APISERVER, OPT_WATCH_NS,
 };
 
+/* /metrics lines about the API source (admin loop thread). */
+static void watcher_metrics(void *ud, struct tt_buf *b)
+{
+    struct app *a = ud;
+    struct tt_watcher_stats st;
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } per_kind[] = {
+        {"tether_k8s_objects", "Objects of each kind in the controller's cache.",
+         offsetof(__typeof__(st.kinds[0]), objects)},
+        {"tether_k8s_lists_total", "LIST requests per kind.", offsetof(__typeof__(st.kinds[0]), lists)},
+        {"tether_k8s_watches_total", "WATCH requests per kind.",
+         offsetof(__typeof__(st.kinds[0]), watches)},
+        {"tether_k8s_events_total", "Watch events applied per kind.",
+         offsetof(__typeof__(st.kinds[0]), events)},
+        {"tether_k8s_relists_total", "Relists after 410 Expired or a too-large version.",
+         offsetof(__typeof__(st.kinds[0]), relists)},
+        {"tether_k8s_errors_total", "Failed list/watch exchanges per kind (each backed off).",
+         offsetof(__typeof__(st.kinds[0]), errors)},
+    };
+
+    if (a->watcher == NULL)
+        return;
+    tt_watcher_stats(a->watcher, &st);
+    tt_buf_printf(b, "# HELP tether_k8s_synced 1 once the kind has been listed.\n"
+                     "# TYPE tether_k8s_synced gauge\n");
+    for (size_t k = 0; k < TT_WATCHER_KINDS; k++)
+        if (st.kinds[k].kind != NULL)
+            tt_buf_printf(b, "tether_k8s_synced{kind=\"%s\"} %d\n", st.kinds[k].kind,
+                          st.kinds[k].synced);
+    for (size_t m = 0; m < sizeof per_kind / sizeof per_kind[0]; m++) {
+        tt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", per_kind[m].name, per_kind[m].help,
+                      per_kind[m].name, strstr(per_kind[m].name, "_total") ? "counter" : "gauge");
+        for (size_t k = 0; k < TT_WATCHER_KINDS; k++)
+            if (st.kinds[k].kind != NULL)
+                tt_buf_printf(b, "%s{kind=\"%s\"} %llu\n", per_kind[m].name, st.kinds[k].kind,
+                              (unsigned long long)*(const uint64_t *)((const char *)&st.kinds[k] +
+                                                                      per_kind[m].off));
+    }
+    tt_buf_printf(b,
+                  "# HELP tether_config_rebuilds_total Route tables built from the API.\n"
+                  "# TYPE tether_config_rebuilds_total counter\ntether_config_rebuilds_total %llu\n"
+                  "# HELP tether_config_last_publish_timestamp_seconds When the last table was published.\n"
+                  "# TYPE tether_config_last_publish_timestamp_seconds gauge\n"
+                  "tether_config_last_publish_timestamp_seconds %lld\n"
+                  "# HELP tether_config_last_build_seconds How long the last build took.\n"
+                  "# TYPE tether_config_last_build_seconds gauge\n"
+                  "tether_config_last_build_seconds %.6f\n"
+                  "# HELP tether_config_problems Distinct problems reported by the last build.\n"
+                  "# TYPE tether_config_problems gauge\ntether_config_problems %llu\n",
+                  (unsigned long long)st.rebuilds, (long long)st.last_publish_unix,
+                  (double)st.last_build_us / 1e6, (unsigned long long)st.reported_problems);
+}
+
 /* The watcher thread hands each new table to the data plane. */
 static void publish(void *ud, struct tt_route_table *t)
 {
@@ -381,6 +437,7 @@ int main(int argc, char **argv)
         };
         if (tt_watcher_start(&a.watcher, &wc, &err) != 0)
             fatal("cannot start the watcher", err.msg);
+        tt_admin_set_extra_metrics(a.admin, watcher_metrics, &a);
     }
     tt_logf(TT_LOG_INFO, "cmd", "serving",
             "http_port=%d healthz_port=%d workers=%d source=%s version=%s", pc.http_port,

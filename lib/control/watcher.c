@@ -15,7 +15,7 @@
 #include "k8s/reflector.h"
 #include "k8s/store.h"
 
-static const enum tt_k8s_kind watched[] = {
+static const enum tt_k8s_kind watched[TT_WATCHER_KINDS] = {
     TT_K8S_INGRESS_CLASS, TT_K8S_SERVICE, TT_K8S_ENDPOINT_SLICE, TT_K8S_SECRET, TT_K8S_INGRESS,
 };
 #define N_WATCHED (sizeof watched / sizeof watched[0])
@@ -42,6 +42,9 @@ struct tt_watcher {
      * forgotten when the object changes again, so a later breakage is logged anew). */
     struct tt_strset reported, reporting;
     struct tt_strset decode_rejects;
+
+    pthread_mutex_t stats_lock; /* guards |stats|, the copy other threads read */
+    struct tt_watcher_stats stats;
 };
 
 /* ------------------------------------------------------------------ reports */
@@ -96,6 +99,43 @@ static bool all_synced(const struct tt_watcher *w)
     return true;
 }
 
+static void refresh_stats(struct tt_watcher *w, int64_t published_unix, uint64_t build_us)
+{
+    struct tt_watcher_stats st;
+
+    pthread_mutex_lock(&w->stats_lock);
+    st = w->stats;
+    pthread_mutex_unlock(&w->stats_lock);
+    for (size_t i = 0; i < N_WATCHED; i++) {
+        struct tt_k8s_reflector_stats rs;
+        tt_k8s_reflector_stats(w->reflectors[i], &rs);
+        st.kinds[i].kind = tt_k8s_kind_name(watched[i]);
+        st.kinds[i].synced = tt_k8s_reflector_synced(w->reflectors[i]);
+        st.kinds[i].objects = tt_k8s_store_count(w->store, watched[i]);
+        st.kinds[i].lists = rs.lists;
+        st.kinds[i].watches = rs.watches;
+        st.kinds[i].events = rs.events;
+        st.kinds[i].relists = rs.relists;
+        st.kinds[i].errors = rs.errors;
+    }
+    if (published_unix != 0) {
+        st.rebuilds = w->generation;
+        st.last_publish_unix = published_unix;
+        st.last_build_us = build_us;
+        st.reported_problems = w->reported.count;
+    }
+    pthread_mutex_lock(&w->stats_lock);
+    w->stats = st;
+    pthread_mutex_unlock(&w->stats_lock);
+}
+
+void tt_watcher_stats(struct tt_watcher *w, struct tt_watcher_stats *out)
+{
+    pthread_mutex_lock(&w->stats_lock);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->stats_lock);
+}
+
 static void rebuild(struct tt_watcher *w, uint64_t now)
 {
     uint64_t t0 = tt_now_ns(), changes = tt_k8s_store_changes(w->store);
@@ -123,6 +163,7 @@ static void rebuild(struct tt_watcher *w, uint64_t now)
             tt_log_int(&l, "since_change_ms", (long long)(now - w->first_change));
         tt_log_end(&l);
     }
+    refresh_stats(w, (int64_t)time(NULL), (tt_now_ns() - t0) / 1000);
     w->n_changes = 0;
     w->first_change = 0;
     w->cause[0] = '\0';
@@ -167,7 +208,9 @@ static void *run(void *arg)
         uint32_t wait = maybe_build(w);
         if (wait > 1000)
             wait = 1000;
-        if (tt_k8s_client_run(w->client, wait) != 0) {
+        int rc = tt_k8s_client_run(w->client, wait);
+        refresh_stats(w, 0, 0);
+        if (rc != 0) {
             tt_logf(TT_LOG_ERROR, "control", "API client failed", "libcurl multi error");
             nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
         }
@@ -186,6 +229,7 @@ static void destroy(struct tt_watcher *w)
     tt_strset_dispose(&w->reported);
     tt_strset_dispose(&w->reporting);
     tt_strset_dispose(&w->decode_rejects);
+    pthread_mutex_destroy(&w->stats_lock);
     tt_free(w);
 }
 
@@ -204,6 +248,7 @@ int tt_watcher_start(struct tt_watcher **out, const struct tt_watcher_config *cf
         w->cfg.debounce_ms = 5;
     if (w->cfg.debounce_max_ms < w->cfg.debounce_ms)
         w->cfg.debounce_max_ms = w->cfg.debounce_ms > 50 ? w->cfg.debounce_ms : 50;
+    pthread_mutex_init(&w->stats_lock, NULL);
     tt_strset_init(&w->reported);
     tt_strset_init(&w->reporting);
     tt_strset_init(&w->decode_rejects);

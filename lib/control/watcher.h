@@ -41,6 +41,22 @@ int tt_watcher_start(struct tt_watcher **out, const struct tt_watcher_config *cf
                      struct tt_err *err);
 /* Stops the thread (transfers are aborted), joins it and frees everything. NULL: no-op. */
 void tt_watcher_stop(struct tt_watcher *w);
+/* A snapshot for /metrics, refreshed by the watcher thread after each round of I/O. */
+#define TT_WATCHER_KINDS 5
+struct tt_watcher_stats {
+    struct {
+        const char *kind; /* "Ingress", ... (static) */
+        bool synced;
+        uint64_t objects, lists, watches, events, relists, errors;
+    } kinds[TT_WATCHER_KINDS];
+    uint64_t rebuilds;
+    int64_t last_publish_unix; /* wall-clock seconds; 0 before the first */
+    uint64_t last_build_us;
+    uint64_t reported_problems; /* distinct (object, reason) reports of the last build */
+};
+/* Any thread. */
+void tt_watcher_stats(struct tt_watcher *w, struct tt_watcher_stats *out);
+
 /* True once every kind has listed once and the first table was published. Any thread. */
 bool tt_watcher_synced(const struct tt_watcher *w);
 

@@ -17,6 +17,8 @@ struct tt_admin {
     struct tt_proxy *proxy;
     struct admin_conn *conns;
     bool stopping;
+    tt_admin_metrics_cb extra;
+    void *extra_ud;
 };
 
 struct admin_conn {
@@ -147,6 +149,14 @@ static void render_metrics(struct tt_admin *a, struct tt_buf *b)
            st.upstream_connect_failures);
     metric(b, "tether_route_table_generation", "gauge", "Generation of the published route table.",
            "", tt_proxy_generation(a->proxy));
+    if (a->extra != NULL)
+        a->extra(a->extra_ud, b);
+}
+
+void tt_admin_set_extra_metrics(struct tt_admin *a, tt_admin_metrics_cb render, void *ud)
+{
+    a->extra = render;
+    a->extra_ud = ud;
 }
 
 static void on_admin_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)

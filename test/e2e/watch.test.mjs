@@ -74,6 +74,11 @@ describe('routes from the API server', SUITE, () => {
     assert.equal(kube.watchers(), 5, 'one watch per kind');
     const pub = t.logs().find((l) => l.msg === 'routes published');
     assert.equal(pub.cause, 'initial sync');
+    const metrics = (await t.admin('/metrics')).body.toString();
+    for (const kind of ['Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Secret'])
+      assert.match(metrics, new RegExp(`^tether_k8s_synced\\{kind="${kind}"\\} 1$`, 'm'));
+    assert.match(metrics, /^tether_k8s_objects\{kind="Ingress"\} 1$/m);
+    assert.match(metrics, /^tether_config_rebuilds_total [1-9]/m);
   });
 
   test('an Ingress deleted and created again: 404, then served', async () => {
