@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { ApiError, errors, statusBody } from './status.mjs';
 import { resourceFor } from './resources.mjs';
 import { selectorFor } from './selectors.mjs';
-import { versionInfo, apiVersions, apiGroupList, apiGroupDoc, apiResourceList, openapiIndex, openapiDoc } from './discovery.mjs';
+import { versionInfo, apiVersions } from './discovery.mjs';
+import { handleScale } from './scale.mjs';
 
 const MAX_BODY = 10 * 1024 * 1024;
 const HEALTH = new Set(['/healthz', '/readyz', '/livez']);
@@ -68,7 +69,8 @@ function writeOptions(q, body) {
   return { dryRun: dry.length > 0 || bodyDry };
 }
 
-// ctx: { store, hub, faults, token(), requests, serverAddress(), versionMinor }
+// ctx: { store, hub, faults, token(), requests, serverAddress(), versionMinor, resources (the served
+// types), discovery (discoveryFor(resources)) }
 export function createHandler(ctx) {
   return (req, res) => {
     const entry = { method: req.method, path: req.url, status: 0, contentType: req.headers['content-type'] || '',
@@ -108,17 +110,17 @@ async function handle(ctx, req, res) {
   if (path === '/api') return send(res, 200, apiVersions(ctx.serverAddress()));
   // Legacy discovery answered as plain application/json even when aggregated discovery is asked
   // for: kubectl then falls back to per-group-version documents.
-  if (path === '/apis') return send(res, 200, apiGroupList());
+  if (path === '/apis') return send(res, 200, ctx.discovery.apiGroupList());
   const segs = path.split('/').filter(Boolean);
   if (segs[0] === 'openapi') {
-    if (segs[1] === 'v3' && segs.length === 2) return send(res, 200, openapiIndex());
-    const doc = segs[1] === 'v3' ? openapiDoc(segs.slice(2).join('/')) : null;
+    if (segs[1] === 'v3' && segs.length === 2) return send(res, 200, ctx.discovery.openapiIndex());
+    const doc = segs[1] === 'v3' ? ctx.discovery.openapiDoc(segs.slice(2).join('/')) : null;
     if (doc) return send(res, 200, doc);
     throw errors.notFoundPath();
   }
   if (segs[0] === 'api' && segs[1] === 'v1') return resourcePath(ctx, req, res, u, '', 'v1', segs.slice(2));
   if (segs[0] === 'apis' && segs.length === 2) {
-    const g = apiGroupDoc(segs[1]);
+    const g = ctx.discovery.apiGroupDoc(segs[1]);
     if (!g) throw errors.notFoundPath();
     return send(res, 200, g);
   }
@@ -128,20 +130,20 @@ async function handle(ctx, req, res) {
 
 async function resourcePath(ctx, req, res, u, group, version, rest) {
   if (rest.length === 0) {
-    const list = apiResourceList(group, version);
+    const list = ctx.discovery.apiResourceList(group, version);
     if (!list || req.method !== 'GET') throw errors.notFoundPath();
     return send(res, 200, list);
   }
   let ns = null;
-  if (rest[0] === 'namespaces' && rest.length >= 3 && resourceFor(group, version, rest[2])?.namespaced) {
+  if (rest[0] === 'namespaces' && rest.length >= 3 && resourceFor(group, version, rest[2], ctx.resources)?.namespaced) {
     ns = rest[1];
     rest = rest.slice(2);
   }
-  const r = resourceFor(group, version, rest[0]);
+  const r = resourceFor(group, version, rest[0], ctx.resources);
   if (!r || rest.length > 3 || (r.namespaced && ns === null && rest.length > 1)) throw errors.notFoundPath();
   const name = rest[1];
   const sub = rest[2];
-  if (sub !== undefined && !(sub === 'status' && r.status)) throw errors.notFoundPath();
+  if (sub !== undefined && !(sub === 'status' && r.status) && !(sub === 'scale' && r.scale)) throw errors.notFoundPath();
   const accept = req.headers.accept;
   if (accept && !/json|\*\/\*/.test(accept)) {
     throw new ApiError(406, `only the following media types are accepted: application/json`, { reason: 'NotAcceptable' });
@@ -174,6 +176,7 @@ async function resourcePath(ctx, req, res, u, group, version, rest) {
   }
 
   const ons = r.namespaced ? ns : null;
+  if (sub === 'scale') return scalePath(store, req, res, q, r, ons, name);
   if (m === 'GET') {
     const o = store.get(r, ons, name);
     if (!o) throw errors.notFound(r, name);
@@ -210,6 +213,25 @@ async function resourcePath(ctx, req, res, u, group, version, rest) {
     return send(res, 200, store.delete(r, ons, name, { ...writeOptions(q, opts), preconditions: opts.preconditions }));
   }
   throw errors.methodNotAllowed(m);
+}
+
+// {parent}/scale: the parent seen as an autoscaling/v1 Scale (scale.mjs).
+async function scalePath(store, req, res, q, r, ns, name) {
+  const m = req.method;
+  if (m === 'GET') return send(res, 200, handleScale(store, r, ns, name, 'GET'));
+  let body, patchType;
+  if (m === 'PUT') {
+    body = await jsonBody(req);
+  } else if (m === 'PATCH') {
+    patchType = PATCH_TYPES[mediaType(req.headers['content-type'])];
+    if (!['merge', 'json', 'strategic'].includes(patchType)) {
+      throw errors.unsupportedMedia('a Scale accepts merge, JSON and strategic merge patches');
+    }
+    body = parseJSON(await readBody(req));
+  } else {
+    throw errors.methodNotAllowed(m);
+  }
+  return send(res, 200, handleScale(store, r, ns, name, m, body, { patchType, ...writeOptions(q) }));
 }
 
 async function jsonBody(req) {

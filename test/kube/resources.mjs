@@ -1,10 +1,16 @@
 // The resource table: which types the stand-in serves, where they live in the URL space, and
 // what discovery says about them. Everything else (store, discovery, routing) reads this table,
 // so adding a type is one entry here.
+//
+// Workload types (`workload: true`: Deployment, Pod) are stored by every stand-in but served over
+// HTTP and listed in discovery only when it is started with `workloads: true`. Tether never reads
+// them; they exist so kubectl can drive the mini cluster (cluster.mjs), and leaving them out by
+// default keeps the discovery documents exactly those of the types tether watches.
 
 // `status: true` means the type has a /status subresource: main-resource writes keep status and
 // /status writes change only status (like the real registry strategies).
 // `fields` lists the field selectors the real server accepts beyond metadata.name/namespace.
+// `scale: true` adds the /scale subresource (autoscaling/v1 Scale over spec.replicas, see scale.mjs).
 export const RESOURCES = [
   { group: 'networking.k8s.io', version: 'v1', name: 'ingresses', singularName: 'ingress', kind: 'Ingress',
     namespaced: true, shortNames: ['ing'], status: true, defaultStatus: () => ({ loadBalancer: {} }) },
@@ -26,6 +32,14 @@ export const RESOURCES = [
     namespaced: true, shortNames: [] },
   { group: 'coordination.k8s.io', version: 'v1', name: 'leases', singularName: 'lease', kind: 'Lease',
     namespaced: true, shortNames: [] },
+  { group: 'apps', version: 'v1', name: 'deployments', singularName: 'deployment', kind: 'Deployment',
+    namespaced: true, shortNames: ['deploy'], categories: ['all'], status: true, scale: true,
+    defaultStatus: () => ({}), workload: true },
+  { group: '', version: 'v1', name: 'pods', singularName: 'pod', kind: 'Pod',
+    namespaced: true, shortNames: ['po'], categories: ['all'], status: true,
+    defaultStatus: () => ({ phase: 'Pending' }), workload: true,
+    fields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
+      'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'] },
 ];
 
 for (const r of RESOURCES) {
@@ -36,10 +50,15 @@ for (const r of RESOURCES) {
 
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
+// The types one stand-in serves over HTTP: everything, or everything but the workload types.
+export function servedResources({ workloads = false } = {}) {
+  return RESOURCES.filter((r) => workloads || !r.workload);
+}
+
 // Group versions in discovery order (core first, like the real /api then /apis).
-export function groupVersions() {
+export function groupVersions(resources = RESOURCES) {
   const seen = new Map();
-  for (const r of RESOURCES) {
+  for (const r of resources) {
     const gv = r.apiVersion;
     if (!seen.has(gv)) seen.set(gv, { group: r.group, version: r.version, groupVersion: gv, resources: [] });
     seen.get(gv).resources.push(r);
@@ -47,8 +66,8 @@ export function groupVersions() {
   return [...seen.values()];
 }
 
-export function resourceFor(group, version, name) {
-  return RESOURCES.find((r) => r.group === group && r.version === version && r.name === name) || null;
+export function resourceFor(group, version, name, resources = RESOURCES) {
+  return resources.find((r) => r.group === group && r.version === version && r.name === name) || null;
 }
 
 // For the JS API: accepts a Kind ('Ingress'), a plural ('ingresses'), a singular or a short name.

@@ -2,7 +2,9 @@
 // the fault switches and an HTTP(S) server on 127.0.0.1, and returns the JS API the tests and
 // `make demo` use. Run directly, it serves until SIGTERM/SIGINT:
 //   node test/kube/server.mjs --port N [--host 127.0.0.1] [--tls] [--token T] [--dir D] [--load F]
-// and prints one JSON line {"url","kubeconfig",...} once it is listening.
+//        [--workloads] [--cluster [--pod-net 127.0.0] [--first-host 11]]
+// and prints one JSON line {"url","kubeconfig",...} once it is listening. --cluster also runs the
+// mini controller-manager and kubelet of cluster.mjs in the same process.
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,8 @@ import { Store } from './store.mjs';
 import { WatchHub } from './watch.mjs';
 import { Faults } from './faults.mjs';
 import { createHandler } from './api.mjs';
-import { resolveKind } from './resources.mjs';
+import { resolveKind, servedResources } from './resources.mjs';
+import { discoveryFor } from './discovery.mjs';
 import { testPKI } from './tls.mjs';
 import { writeKubeconfig, writeAtomic } from './kubeconfig.mjs';
 import { clone } from './patch.mjs';
@@ -23,7 +26,7 @@ const newToken = () => randomBytes(16).toString('hex');
 
 export async function startKube(opts = {}) {
   const o = { tls: false, token: null, historyLimit: 1000, bookmarkIntervalMs: 60000, host: '127.0.0.1', port: 0,
-    versionMinor: '32', namespaces: ['default', 'kube-system'], ...opts };
+    versionMinor: '32', namespaces: ['default', 'kube-system'], workloads: false, ...opts };
   const store = new Store({ historyLimit: o.historyLimit });
   const nsRes = resolveKind('Namespace');
   for (const n of o.namespaces) store.create(nsRes, null, { metadata: { name: n } });
@@ -42,8 +45,10 @@ export async function startKube(opts = {}) {
   const hooks = {};
   const faults = new Faults(hooks);
   const hub = new WatchHub(store, faults, { bookmarkIntervalMs: o.bookmarkIntervalMs });
+  const resources = servedResources({ workloads: o.workloads });
   const handler = createHandler({ store, hub, faults, requests, token: () => token,
-    serverAddress: () => `${o.host}:${port}`, versionMinor: o.versionMinor });
+    serverAddress: () => `${o.host}:${port}`, versionMinor: o.versionMinor, resources,
+    discovery: discoveryFor(resources) });
   const server = o.tls
     ? https.createServer({ key: pki.key, cert: pki.cert, minVersion: 'TLSv1.2' }, handler)
     : http.createServer(handler);
@@ -130,6 +135,7 @@ export async function startKube(opts = {}) {
     port,
     host: o.host,
     versionMinor: o.versionMinor,
+    workloads: o.workloads,
     caFile: pki ? pki.caFile : null,
     get token() { return token; },
     requests,
@@ -224,7 +230,7 @@ export async function startKube(opts = {}) {
 // ---- standalone ----
 
 function parseArgs(argv) {
-  const a = { port: 0, host: '127.0.0.1', tls: false, token: null, dir: null, load: [] };
+  const a = { port: 0, host: '127.0.0.1', tls: false, token: null, dir: null, load: [], cluster: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -239,6 +245,10 @@ function parseArgs(argv) {
     else if (k === '--load') a.load.push(v());
     else if (k === '--history') a.historyLimit = Number(v());
     else if (k === '--bookmark-ms') a.bookmarkIntervalMs = Number(v());
+    else if (k === '--workloads') a.workloads = true;
+    else if (k === '--cluster') a.cluster ??= {};
+    else if (k === '--pod-net') (a.cluster ??= {}).podNet = v();
+    else if (k === '--first-host') (a.cluster ??= {}).firstHost = Number(v());
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -249,10 +259,17 @@ async function main() {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`kube stand-in: ${e.message}\nusage: node test/kube/server.mjs --port N [--host H] [--tls] [--token T] [--dir D] [--load FILE.json] [--history N] [--bookmark-ms MS]\n`);
+    process.stderr.write(`kube stand-in: ${e.message}\nusage: node test/kube/server.mjs --port N [--host H] [--tls] [--token T] [--dir D] [--load FILE.json] [--history N] [--bookmark-ms MS] [--workloads] [--cluster [--pod-net 127.0.0] [--first-host 11]]\n`);
     process.exit(2);
   }
+  // The cluster creates Pods and drives Deployments, so it needs the workload types served.
+  if (args.cluster) args.workloads = true;
   const kube = await startKube(args);
+  let cluster = null;
+  if (args.cluster) {
+    const { startCluster } = await import('./cluster.mjs');
+    cluster = await startCluster(kube, { ...args.cluster, log: (msg) => process.stderr.write(`cluster: ${msg}\n`) });
+  }
   for (const f of args.load) {
     const doc = JSON.parse(readFileSync(f, 'utf8'));
     for (const obj of Array.isArray(doc) ? doc : doc.items || [doc]) kube.apply(obj);
@@ -263,8 +280,13 @@ async function main() {
   const out = { url: kube.url, kubeconfig, kubeconfigJson };
   if (kube.caFile) out.caFile = kube.caFile;
   if (kube.token) out.token = kube.token;
+  if (cluster) out.cluster = { podNet: cluster.podNet, firstHost: cluster.firstHost };
   process.stdout.write(JSON.stringify(out) + '\n');
-  const stop = () => kube.close().then(() => process.exit(0));
+  const stop = async () => {
+    if (cluster) await cluster.close();
+    await kube.close();
+    process.exit(0);
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -1,7 +1,8 @@
 // Strategic merge patch: the subset kubectl's client-side apply, edit and patch send. The patch
 // metadata (which lists merge by key, which are atomic) is a small hand-written table taken from
 // the Go struct tags of the served types; every list not named here is atomic, which is right for
-// Ingress rules/paths/tls and EndpointSlice endpoints/ports.
+// Ingress rules/paths/tls and EndpointSlice endpoints/ports. The $retainKeys kubectl sends for
+// a Deployment's strategy and a pod's volumes needs no table entry: it is a directive in the patch.
 //
 // Directives handled (apimachinery strategicpatch): null deletes a key, $patch: replace|delete|merge
 // on maps and list elements, $retainKeys, $setElementOrder/<field>, $deleteFromPrimitiveList/<field>.
@@ -17,7 +18,32 @@ const OBJECT_META = {
 };
 const CONDITIONS = { list: 'merge', key: 'type' };
 
+// core/v1 PodSpec and Container list keys, shared by Pod and by a Deployment's pod template.
+const CONTAINER = { fields: {
+  ports: { list: 'merge', key: 'containerPort' },
+  env: { list: 'merge', key: 'name' },
+  volumeMounts: { list: 'merge', key: 'mountPath' },
+  volumeDevices: { list: 'merge', key: 'devicePath' },
+} };
+const POD_SPEC = { fields: {
+  containers: { list: 'merge', key: 'name', items: CONTAINER },
+  initContainers: { list: 'merge', key: 'name', items: CONTAINER },
+  ephemeralContainers: { list: 'merge', key: 'name', items: CONTAINER },
+  volumes: { list: 'merge', key: 'name' },
+  imagePullSecrets: { list: 'merge', key: 'name' },
+  hostAliases: { list: 'merge', key: 'ip' },
+  topologySpreadConstraints: { list: 'merge', key: 'topologyKey' },
+} };
+
 const META = {
+  Deployment: {
+    spec: { fields: { template: { fields: { metadata: OBJECT_META, spec: POD_SPEC } } } },
+    status: { fields: { conditions: CONDITIONS } },
+  },
+  Pod: {
+    spec: POD_SPEC,
+    status: { fields: { conditions: CONDITIONS } },
+  },
   Service: {
     spec: { fields: { ports: { list: 'merge', key: 'port' } } },          // ServiceSpec.Ports
     status: { fields: { conditions: CONDITIONS } },

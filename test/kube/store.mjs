@@ -127,6 +127,15 @@ export class Store {
         s.clusterIPs ??= [s.clusterIP];
       }
     }
+    if (res.kind === 'Deployment') {
+      // apps/v1 SetDefaults_Deployment: what `kubectl get deploy -o yaml` shows for a bare manifest.
+      o.spec = isObj(o.spec) ? o.spec : {};
+      const s = o.spec;
+      s.replicas ??= 1;
+      s.revisionHistoryLimit ??= 10;
+      s.progressDeadlineSeconds ??= 600;
+      s.strategy ??= { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } };
+    }
     if (res.kind === 'Namespace') {
       o.metadata.labels = { ...(o.metadata.labels || {}), 'kubernetes.io/metadata.name': o.metadata.name };
       o.spec ??= { finalizers: ['kubernetes'] };
