@@ -3,7 +3,9 @@
  * finish() sizes everything once and copies it into a single block, so a published table is
  * one allocation that any thread can release with one tt_free. Every add_* call either fully
  * succeeds or leaves the builder as it was, so a rejected or out-of-memory rule can never leave
- * behind a half-made host entry that would change which host a request selects. */
+ * behind a half-made host entry that would change which host a request selects. Policies are
+ * copied with their strings, and objects attached to the builder (affinity state) pass to the
+ * table, which releases them with its last reference. */
 #include "route/internal.h"
 
 #include <arpa/inet.h>
@@ -26,6 +28,12 @@ struct build_backend {
     uint32_t n_eps;
 };
 
+/* A policy as the builder keeps it: the caller's, its affinity strings copied into |strs|. */
+struct build_policy {
+    struct tt_route_policy pub; /* slices point into strs */
+    char *strs;                 /* NULL when the affinity is disabled */
+};
+
 struct build_rule {
     char *path;
     uint32_t path_len;
@@ -35,7 +43,7 @@ struct build_rule {
     uint32_t backend;
     uint32_t seq; /* insertion order within the host, the final tie-breaker */
     char *ingress;
-    struct tt_route_policy policy;
+    struct build_policy policy;
 };
 
 struct build_host {
@@ -48,7 +56,7 @@ struct build_host {
     uint32_t cap_rules;
     bool has_default;
     uint32_t def_backend;
-    struct tt_route_policy def_policy;
+    struct build_policy def_policy;
 };
 
 struct tt_route_builder {
@@ -61,6 +69,9 @@ struct tt_route_builder {
     uint32_t cap_hosts;
     struct tt_route__index host_ix; /* name as written ("*.x" for wildcards) -> hosts[] */
     uint32_t n_rules;
+    struct tt_route__owned *owned; /* attached objects, released unless a table takes them */
+    uint32_t n_owned;
+    uint32_t cap_owned;
 };
 
 /* Makes room for |need| elements of |size| bytes in the array that |arrp| points to (any
@@ -148,6 +159,103 @@ static void rule_dispose(struct build_rule *r)
     tt_free(r->path);
     tt_free(r->norm);
     tt_free(r->ingress);
+    tt_free(r->policy.strs);
+}
+
+/* Whether |s| can be written into a Set-Cookie header as it is: no control byte and no ';'
+ * (RFC 6265 §4.1.1: cookie-av values exclude both), and for a cookie name no '=' either. */
+static bool cookie_text_ok(struct tt_slice s, bool name)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c < 0x20 || c == 0x7f || c == ';' || (name && c == '='))
+            return false;
+    }
+    return true;
+}
+
+/* Checks the parts of |p| that a table's readers rely on; |what| names the rule or default.
+ * "Bad" strings hold a byte cookie_text_ok refuses. */
+static int policy_check(const struct tt_route_policy *p, const char *what, struct tt_err *err)
+{
+    const struct tt_route_affinity *a = &p->affinity;
+
+    if (a->canary_behavior != TT_ROUTE_CANARY_STICKY &&
+        a->canary_behavior != TT_ROUTE_CANARY_LEGACY)
+        return tt_err_set(err, TT_EINVAL, "%s: unknown affinity-canary-behavior %d", what,
+                          (int)a->canary_behavior);
+    if (!a->enabled)
+        return 0;
+    if (a->mode != TT_ROUTE_AFFINITY_BALANCED && a->mode != TT_ROUTE_AFFINITY_PERSISTENT)
+        return tt_err_set(err, TT_EINVAL, "%s: unknown affinity mode %d", what, (int)a->mode);
+    if (a->samesite > TT_ROUTE_SAMESITE_STRICT)
+        return tt_err_set(err, TT_EINVAL, "%s: unknown SameSite value %d", what, (int)a->samesite);
+    if (a->state == NULL)
+        return tt_err_set(err, TT_EINVAL, "%s: affinity without its state", what);
+    if (a->cookie_name.len == 0 || a->cookie_name.ptr == NULL ||
+        !cookie_text_ok(a->cookie_name, true))
+        return tt_err_set(err, TT_EINVAL, "%s: affinity cookie name is empty or bad", what);
+    if (a->path.len == 0 || a->path.ptr == NULL || !cookie_text_ok(a->path, false))
+        return tt_err_set(err, TT_EINVAL, "%s: affinity cookie path is empty or bad", what);
+    if ((a->domain.len > 0 && a->domain.ptr == NULL) || !cookie_text_ok(a->domain, false))
+        return tt_err_set(err, TT_EINVAL, "%s: affinity cookie domain is bad", what);
+    return 0;
+}
+
+/* Room the affinity strings of |p| take: each string and a NUL. */
+static size_t policy_strs_len(const struct tt_route_policy *p)
+{
+    const struct tt_route_affinity *a = &p->affinity;
+    return a->enabled ? a->cookie_name.len + 1 + a->path.len + 1 + a->domain.len + 1 : 0;
+}
+
+/* Bump allocator over the string area of the block being filled. */
+static const char *put_str(char **at, const char *s, size_t n)
+{
+    char *p = *at;
+    if (n > 0)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    *at = p + n + 1;
+    return p;
+}
+
+static struct tt_slice put_slice(char **at, struct tt_slice s)
+{
+    return tt_slice_make(put_str(at, s.ptr, s.len), s.len);
+}
+
+/* Copies |p|'s affinity strings to |at| (policy_strs_len bytes) and points |p| at the copies. */
+static void policy_put_strs(struct tt_route_policy *p, char **at)
+{
+    struct tt_route_affinity *a = &p->affinity;
+    if (!a->enabled)
+        return;
+    a->cookie_name = put_slice(at, a->cookie_name);
+    a->path = put_slice(at, a->path);
+    a->domain = put_slice(at, a->domain);
+}
+
+/* Copies a checked policy (NULL: all zero) into |out|, its strings into a new block. A
+ * disabled affinity is stored zeroed except for its canary behaviour. */
+static int policy_copy(struct build_policy *out, const struct tt_route_policy *in)
+{
+    char *at;
+
+    memset(out, 0, sizeof(*out));
+    if (in == NULL)
+        return 0;
+    out->pub = *in;
+    if (!in->affinity.enabled) {
+        memset(&out->pub.affinity, 0, sizeof(out->pub.affinity));
+        out->pub.affinity.canary_behavior = in->affinity.canary_behavior;
+        return 0;
+    }
+    if ((out->strs = tt_malloc(policy_strs_len(in))) == NULL)
+        return TT_ENOMEM;
+    at = out->strs;
+    policy_put_strs(&out->pub, &at);
+    return 0;
 }
 
 struct tt_route_builder *tt_route_builder_new(void)
@@ -178,7 +286,11 @@ void tt_route_builder_free(struct tt_route_builder *b)
             rule_dispose(&b->hosts[i].rules[j]);
         tt_free(b->hosts[i].rules);
         tt_free(b->hosts[i].name);
+        tt_free(b->hosts[i].def_policy.strs);
     }
+    for (uint32_t i = b->n_owned; i > 0; i--)
+        b->owned[i - 1].release(b->owned[i - 1].obj);
+    tt_free(b->owned);
     tt_free(b->backends);
     tt_free(b->hosts);
     tt_route__index_dispose(&b->backend_ix);
@@ -192,8 +304,11 @@ static bool parse_endpoint(const struct tt_route_endpoint_spec *spec, struct tt_
     char ip[INET6_ADDRSTRLEN];
 
     memset(ep, 0, sizeof(*ep));
-    if (spec->ip == NULL)
+    /* inet_pton accepts no text longer than INET6_ADDRSTRLEN - 1 anyway. */
+    if (spec->ip == NULL || strlen(spec->ip) >= sizeof(ep->address))
         return false;
+    memcpy(ep->address, spec->ip, strlen(spec->ip) + 1);
+    ep->port = spec->port;
     if (inet_pton(AF_INET, spec->ip, &((struct sockaddr_in *)&ep->addr)->sin_addr) == 1) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
         sin->sin_family = AF_INET;
@@ -214,6 +329,31 @@ static bool parse_endpoint(const struct tt_route_endpoint_spec *spec, struct tt_
     }
     memset(ep, 0, sizeof(*ep));
     return false;
+}
+
+const struct tt_route_endpoint *tt_route_builder_backend_endpoints(const struct tt_route_builder *b,
+                                                                   int backend, size_t *n)
+{
+    TT_ASSERT(b != NULL && n != NULL);
+    *n = 0;
+    if (backend < 0 || (uint32_t)backend >= b->n_backends)
+        return NULL;
+    *n = b->backends[backend].n_eps;
+    return b->backends[backend].eps;
+}
+
+int tt_route_builder_attach(struct tt_route_builder *b, void *obj, tt_route_release_fn release)
+{
+    TT_ASSERT(b != NULL && release != NULL);
+    if (obj == NULL)
+        return 0;
+    if (b->n_owned == UINT32_MAX - 1 ||
+        grow(&b->owned, &b->cap_owned, b->n_owned + 1, sizeof(*b->owned)) != 0) {
+        release(obj);
+        return TT_ENOMEM;
+    }
+    b->owned[b->n_owned++] = (struct tt_route__owned){obj, release};
+    return 0;
 }
 
 /* Copies the endpoints that parse, dropping repeats of the same address and port; the first
@@ -357,10 +497,15 @@ int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, cons
         return rc;
     if (backend < 0 || (uint32_t)backend >= b->n_backends)
         return tt_err_set(err, TT_EINVAL, "rule %s%s: unknown backend %d", name, path, backend);
+    if (policy != NULL) {
+        char what[TT_ROUTE__HOST_MAX + 96];
+        snprintf(what, sizeof(what), "rule %s%.64s", name, path);
+        if ((rc = policy_check(policy, what, err)) != 0)
+            return rc;
+    }
 
     r.type = type;
     r.backend = (uint32_t)backend;
-    r.policy = policy != NULL ? *policy : (struct tt_route_policy){0};
     r.path_len = (uint32_t)path_len;
     if (type != TT_PATH_EXACT) {
         if ((r.norm = tt_malloc(path_len + 1)) == NULL)
@@ -390,7 +535,8 @@ int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, cons
         }
     }
 
-    if ((r.path = tt_strndup(path, path_len)) == NULL || (r.ingress = tt_strdup(ingress)) == NULL)
+    if ((r.path = tt_strndup(path, path_len)) == NULL || (r.ingress = tt_strdup(ingress)) == NULL ||
+        policy_copy(&r.policy, policy) != 0)
         goto fail;
     if (h_idx == NONE) {
         if (add_host(b, name, name_len, wildcard, hash, 4, &h_idx) != 0)
@@ -418,6 +564,7 @@ int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, i
     uint32_t hash = 0;
     uint32_t h_idx = 0;
     struct build_host *h;
+    struct build_policy pol;
     int rc;
 
     TT_ASSERT(b != NULL);
@@ -426,6 +573,12 @@ int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, i
     if (backend < 0 || (uint32_t)backend >= b->n_backends)
         return tt_err_set(err, TT_EINVAL, "default for %s: unknown backend %d",
                           name_len > 0 ? name : "any host", backend);
+    if (policy != NULL) {
+        char what[TT_ROUTE__HOST_MAX + 32];
+        snprintf(what, sizeof(what), "default for %s", name_len > 0 ? name : "any host");
+        if ((rc = policy_check(policy, what, err)) != 0)
+            return rc;
+    }
     if (name_len > 0) {
         hash = tt_route__hash(name, name_len);
         h_idx = find_host(b, name, name_len, hash);
@@ -433,12 +586,16 @@ int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, i
     if (h_idx != NONE && b->hosts[h_idx].has_default)
         return tt_err_set(err, TT_EEXIST, "default for %s: already set",
                           name_len > 0 ? name : "any host");
-    if (h_idx == NONE && add_host(b, name, name_len, wildcard, hash, 0, &h_idx) != 0)
+    if (policy_copy(&pol, policy) != 0)
         return tt_err_set(err, TT_ENOMEM, "default for %s: out of memory", name);
+    if (h_idx == NONE && add_host(b, name, name_len, wildcard, hash, 0, &h_idx) != 0) {
+        tt_free(pol.strs);
+        return tt_err_set(err, TT_ENOMEM, "default for %s: out of memory", name);
+    }
     h = &b->hosts[h_idx];
     h->has_default = true;
     h->def_backend = (uint32_t)backend;
-    h->def_policy = policy != NULL ? *policy : (struct tt_route_policy){0};
+    h->def_policy = pol;
     return 0;
 }
 
@@ -475,16 +632,6 @@ static uint32_t index_cap(uint32_t n)
     return cap;
 }
 
-/* Bump allocator over the string area of the block being filled. */
-static const char *put_str(char **at, const char *s, size_t n)
-{
-    char *p = *at;
-    memcpy(p, s, n);
-    p[n] = '\0';
-    *at = p + n + 1;
-    return p;
-}
-
 struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint64_t generation)
 {
     struct tt_route_table *t = NULL;
@@ -492,7 +639,7 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
     size_t strs = 0;
     uint32_t n_exact = 0;
     uint32_t n_wild = 0;
-    size_t off_be, off_ep, off_rule, off_host, off_exact, off_wild, off_str, size;
+    size_t off_be, off_ep, off_rule, off_host, off_exact, off_wild, off_own, off_str, size;
     struct tt_route_endpoint *ep_at;
     struct tt_route__rule *rule_at;
     char *str_at;
@@ -512,13 +659,15 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
     for (uint32_t i = 0; i < b->n_hosts; i++) {
         const struct build_host *h = &b->hosts[i];
         strs += h->name_len + 1;
+        if (h->has_default)
+            strs += policy_strs_len(&h->def_policy.pub);
         if (i > 0 && h->wildcard)
             n_wild++;
         else if (i > 0)
             n_exact++;
         for (uint32_t j = 0; j < h->n_rules; j++) {
             const struct build_rule *r = &h->rules[j];
-            strs += r->path_len + 1 + strlen(r->ingress) + 1;
+            strs += r->path_len + 1 + strlen(r->ingress) + 1 + policy_strs_len(&r->policy.pub);
             if (r->type != TT_PATH_EXACT)
                 strs += r->norm_len + 1;
         }
@@ -529,7 +678,8 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
     off_host = align_up(off_rule + b->n_rules * sizeof(struct tt_route__rule));
     off_exact = align_up(off_host + b->n_hosts * sizeof(struct tt_route__host));
     off_wild = align_up(off_exact + index_cap(n_exact) * sizeof(struct tt_route__slot));
-    off_str = align_up(off_wild + index_cap(n_wild) * sizeof(struct tt_route__slot));
+    off_own = align_up(off_wild + index_cap(n_wild) * sizeof(struct tt_route__slot));
+    off_str = align_up(off_own + b->n_owned * sizeof(struct tt_route__owned));
     size = off_str + strs;
     if ((block = tt_calloc(1, size)) == NULL)
         goto out;
@@ -548,6 +698,12 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
                                         index_cap(n_exact) - 1, 0};
     t->wild = (struct tt_route__index){(struct tt_route__slot *)(block + off_wild),
                                        index_cap(n_wild) - 1, 0};
+    /* The table owns the attached objects from here on; the builder must not release them. */
+    t->owned = (struct tt_route__owned *)(block + off_own);
+    t->n_owned = b->n_owned;
+    if (b->n_owned > 0)
+        memcpy(t->owned, b->owned, b->n_owned * sizeof(*b->owned));
+    b->n_owned = 0;
     ep_at = (struct tt_route_endpoint *)(block + off_ep);
     rule_at = t->rules;
     str_at = block + off_str;
@@ -582,7 +738,8 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
         th->n_rules = h->n_rules;
         if (h->has_default) {
             th->def_backend = &t->backends[h->def_backend];
-            th->def_policy = h->def_policy;
+            th->def_policy = h->def_policy.pub;
+            policy_put_strs(&th->def_policy, &str_at);
         }
         if (i > 0)
             tt_route__index_put(h->wildcard ? &t->wild : &t->exact,
@@ -598,7 +755,8 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
             tr->pub.type = r->type;
             tr->pub.backend = &t->backends[r->backend];
             tr->pub.ingress = put_str(&str_at, r->ingress, strlen(r->ingress));
-            tr->pub.policy = r->policy;
+            tr->pub.policy = r->policy.pub;
+            policy_put_strs(&tr->pub.policy, &str_at);
             if (r->type == TT_PATH_EXACT) {
                 tr->key = tr->pub.path;
                 tr->key_len = r->path_len;

@@ -1,7 +1,8 @@
 /* route/internal.h - what the files of lib/route share and nobody else may see: the layout of a
  * finished table, the open-addressing index used for hosts and backend names, and the host and
  * path helpers. Threads: as route.h (builder helpers on the builder's thread, the rest any).
- * Invariants: a table is one block from tt_malloc; every pointer in it points into that block. */
+ * Invariants: a table is one block from tt_malloc; every pointer in it points into that block,
+ * except those to attached objects (owned[]), which the last unref releases before the block. */
 #ifndef TT_ROUTE_INTERNAL_H
 #define TT_ROUTE_INTERNAL_H
 
@@ -52,6 +53,12 @@ struct tt_route__host {
     struct tt_route_policy def_policy;
 };
 
+/* An object a builder or table owns (tt_route_builder_attach). */
+struct tt_route__owned {
+    void *obj;
+    tt_route_release_fn release;
+};
+
 struct tt_route_table {
     atomic_uint refs;
     uint64_t generation;
@@ -61,8 +68,10 @@ struct tt_route_table {
     struct tt_route__rule *rules;
     struct tt_route__host *hosts; /* [0] is the any-host entry */
     uint32_t n_hosts;
-    struct tt_route__index exact; /* host name -> hosts[] */
-    struct tt_route__index wild;  /* parent domain of "*.parent" -> hosts[] */
+    struct tt_route__index exact;  /* host name -> hosts[] */
+    struct tt_route__index wild;   /* parent domain of "*.parent" -> hosts[] */
+    struct tt_route__owned *owned; /* released by the last unref */
+    uint32_t n_owned;
 };
 
 /* FNV-1a over the ASCII-lower-cased bytes, so a request Host hashes like its stored form. */

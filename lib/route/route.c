@@ -99,8 +99,11 @@ void tt_route_table_unref(struct tt_route_table *t)
      * every other thread's last use (the usual shared_ptr argument). */
     prev = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
     TT_ASSERT(prev > 0);
-    if (prev == 1)
+    if (prev == 1) {
+        for (uint32_t i = t->n_owned; i > 0; i--)
+            t->owned[i - 1].release(t->owned[i - 1].obj);
         tt_free(t); /* one block: see tt_route_builder_finish */
+    }
 }
 
 uint64_t tt_route_table_generation(const struct tt_route_table *t)

@@ -1,8 +1,10 @@
 /* route/route.h - immutable routing table snapshots and host/path matching.
  * Threads: a builder is used by one thread (the watcher, or main at startup). A finished table
  * is read-only and may be matched, ref'd and unref'd from any thread; the last unref frees it.
- * Invariants: every string and array a table hands out lives in the table's own memory and
- * stays valid while the caller holds a reference. Matching never allocates. */
+ * Invariants: every string and array a table hands out lives in the table's own memory, and
+ * every object attached to it (tt_route_builder_attach: the affinity rings and key maps) is
+ * owned by it; all of it stays valid while the caller holds a reference. Matching never
+ * allocates. */
 #ifndef TT_ROUTE_ROUTE_H
 #define TT_ROUTE_ROUTE_H
 
@@ -26,6 +28,12 @@ struct tt_route_endpoint {
     socklen_t addr_len;
     char text[56];                /* "10.0.0.1:8080" or "[fd00::1]:8080", for logs */
     const char *id;               /* stable id "ns/svc:port@ip:port"; key for per-worker state */
+    /* The address exactly as the control plane gave it (the EndpointSlice's text, not
+     * re-canonicalised) and the port: what affinity node ids are made of, since those bytes
+     * are hashed (spec/affinity-cookie-algorithms.md §1.2). Of several spellings of one
+     * address+port, the first one added is kept. */
+    char address[INET6_ADDRSTRLEN];
+    uint16_t port;
 };
 
 /* A Service port resolved to its ready endpoints. */
@@ -36,10 +44,61 @@ struct tt_route_backend {
     const struct tt_route_endpoint *endpoints;
 };
 
-/* Per-rule behaviour that comes from annotations and flags; copied into the table. Later
- * issues add the affinity and canary policies here. */
+enum tt_route_affinity_mode {
+    TT_ROUTE_AFFINITY_BALANCED = 0, /* affinity-mode: balanced (the default): the ring */
+    TT_ROUTE_AFFINITY_PERSISTENT,   /* affinity-mode: persistent: the key map */
+};
+
+enum tt_route_samesite {
+    TT_ROUTE_SAMESITE_UNSET = 0, /* no SameSite attribute */
+    TT_ROUTE_SAMESITE_NONE,      /* SameSite=None */
+    TT_ROUTE_SAMESITE_LAX,       /* SameSite=Lax */
+    TT_ROUTE_SAMESITE_STRICT,    /* SameSite=Strict */
+};
+
+enum tt_route_canary_affinity {
+    TT_ROUTE_CANARY_STICKY = 0, /* affinity-canary-behavior: sticky (the default) */
+    TT_ROUTE_CANARY_LEGACY,     /* affinity-canary-behavior: legacy */
+};
+
+struct tt_affinity; /* balance/affinity.h; opaque to the route table, which only owns it */
+
+/* Cookie affinity of one rule (spec/ingress-nginx-annotations.md §1-2), scoped to the rule's
+ * host+path: two rules on one Service each have their own settings. When |enabled| is false
+ * every other field is zero except |canary_behavior|. When it is true, cookie_name and path
+ * are non-empty, state is non-NULL, and the strings hold no control byte or ';' (so they can
+ * go into a Set-Cookie header as they are). In a table the strings point into the table's
+ * memory and are also NUL-terminated. */
+struct tt_route_affinity {
+    bool enabled;                     /* affinity: cookie */
+    enum tt_route_affinity_mode mode; /* affinity-mode */
+    struct tt_slice cookie_name;      /* session-cookie-name; default INGRESSCOOKIE */
+    struct tt_slice path;             /* Path attribute: session-cookie-path, else the rule's
+                                       * path as written in the Ingress */
+    struct tt_slice domain;           /* session-cookie-domain; len 0: no Domain attribute */
+    enum tt_route_samesite samesite;  /* session-cookie-samesite */
+    bool conditional_samesite_none;   /* session-cookie-conditional-samesite-none */
+    bool secure;                      /* session-cookie-secure: always add Secure; false: add
+                                       * it only when the request came over TLS */
+    bool change_on_failure;           /* session-cookie-change-on-failure */
+    bool has_expires;                 /* session-cookie-expires given: */
+    bool has_max_age;                 /* session-cookie-max-age given: */
+    int64_t expires;                  /* Expires = now + this many seconds (may be <= 0;
+                                       * the caller clamps the sum) */
+    int64_t max_age;                  /* Max-Age=<this> (may be <= 0) */
+    enum tt_route_canary_affinity canary_behavior; /* read from a canary Ingress */
+    /* The rule's backend's affinity state, built over exactly that backend's endpoints:
+     * tt_affinity_lookup/choose return an index into rule->backend->endpoints. Owned by the
+     * table (attached with tt_route_builder_attach); rules with the same backend and mode
+     * may share one. */
+    const struct tt_affinity *state;
+};
+
+/* Per-rule behaviour that comes from annotations and flags; copied into the table (strings
+ * included). Later issues add the canary policy here. */
 struct tt_route_policy {
     uint64_t max_body;            /* request body limit in bytes (proxy-body-size); 0 = none */
+    struct tt_route_affinity affinity;
 };
 
 struct tt_route_rule {
@@ -58,7 +117,8 @@ struct tt_route_match {
     const struct tt_route_policy *policy;   /* non-NULL whenever backend is */
 };
 
-/* Input to the builder for one endpoint. |ip| is a numeric IPv4 or IPv6 address. */
+/* Input to the builder for one endpoint. |ip| is a numeric IPv4 or IPv6 address; its text
+ * is kept as given in tt_route_endpoint.address. */
 struct tt_route_endpoint_spec {
     const char *ip;
     uint16_t port;
@@ -79,18 +139,39 @@ int tt_route_builder_add_backend(struct tt_route_builder *b, const char *ns, con
                                  const char *port, const struct tt_route_endpoint_spec *eps,
                                  size_t n_eps);
 
+/* The endpoints backend |backend| has, in the order the table will have them (index i here is
+ * endpoints[i] of the table's backend), as add_backend copied and deduplicated them; their
+ * |id| is still NULL. Lets the caller build per-endpoint state, such as affinity rings, before
+ * finishing. Borrowed from |b| until it is finished or freed. Sets *n to the count; returns
+ * NULL with *n = 0 when there are none or |backend| is not an index add_backend returned. */
+const struct tt_route_endpoint *tt_route_builder_backend_endpoints(const struct tt_route_builder *b,
+                                                                   int backend, size_t *n);
+
+/* Releases an object attached to a builder. */
+typedef void (*tt_route_release_fn)(void *obj);
+
+/* Hands |obj| to the builder: the table it becomes owns it, and |release|(obj) runs exactly
+ * once, when the table's last reference goes, or when the builder is freed or finish fails.
+ * Use it for objects that policies point to (tt_route_affinity.state). Takes |obj| in every
+ * case: on TT_ENOMEM it has already been released. NULL |obj| is a no-op. Returns 0 or
+ * TT_ENOMEM. */
+int tt_route_builder_attach(struct tt_route_builder *b, void *obj, tt_route_release_fn release);
+
 /* Adds a path rule. |host| NULL or "" means any host; a wildcard must be "*." followed by at
  * least one more label. Host matching is case-insensitive (stored lower-case); path matching is
  * case-sensitive. Exact and Prefix paths must start with '/'. When the same host, path and type
  * were already added, the first one wins and TT_EEXIST is returned, so callers add Ingresses in
- * precedence order (oldest first). |policy| NULL means all-zero. Returns 0, TT_EINVAL (reason in |err|), TT_EEXIST or
- * TT_ENOMEM. */
+ * precedence order (oldest first). |policy| NULL means all-zero; it is copied, its strings
+ * too, so the caller's memory may go after the call. An enabled affinity must satisfy the
+ * invariants of struct tt_route_affinity, with |state| attached to this builder; a disabled
+ * one is stored zeroed (canary_behavior kept). Returns 0, TT_EINVAL (reason in |err|),
+ * TT_EEXIST or TT_ENOMEM. */
 int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, const char *path,
                               enum tt_path_type type, int backend, const char *ingress,
                               const struct tt_route_policy *policy, struct tt_err *err);
 
 /* Sets the backend used when a host matched but no path did (|host| non-empty), or when
- * nothing matched at all (|host| NULL or ""). |policy| NULL means all-zero. First call for a
+ * nothing matched at all (|host| NULL or ""). |policy| as for add_rule. First call for a
  * given host wins: returns TT_EEXIST afterwards. */
 int tt_route_builder_set_default(struct tt_route_builder *b, const char *host, int backend,
                                  const struct tt_route_policy *policy, struct tt_err *err);

@@ -9,7 +9,9 @@
  *   E|P|I|X<backend>host<TAB>path  add_rule with type Exact, Prefix, ImplSpecific or a bad
  *                                  type; no TAB means no host; <backend> is '0' + index
  *   d<backend>host                 set_default (empty host: the table default)
- * Anything else is ignored. */
+ * Anything else is ignored. Rules on odd lines are sticky: cookie "c<line>", cookie Path the
+ * rule's path (a ';' in it makes the builder refuse the rule), and a state object attached to
+ * the builder, which the table must release. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ struct ref_rule {
     enum tt_path_type type;
     int backend;
     uint64_t max_body;
+    bool sticky;
 };
 
 struct ref_default {
@@ -146,6 +149,22 @@ static void ref_select(const struct ref *r, const char *h, size_t n, char *out)
     }
 }
 
+static void *state_obj; /* attached to the builder of the current input */
+
+/* A rule's affinity as the table holds it: copied strings, NUL-terminated, zero when off. */
+static bool sticky_ok(const struct tt_route_affinity *a, const struct ref_rule *q)
+{
+    char name[32];
+
+    if (!q->sticky)
+        return !a->enabled && a->cookie_name.len == 0 && a->state == NULL;
+    snprintf(name, sizeof(name), "c%llu", (unsigned long long)q->max_body);
+    return a->enabled && a->state == state_obj &&
+           strlen(a->cookie_name.ptr) == a->cookie_name.len &&
+           strcmp(a->cookie_name.ptr, name) == 0 && strcmp(a->path.ptr, q->path) == 0 &&
+           a->path.len == strlen(q->path) && a->domain.len == 0 && a->domain.ptr[0] == '\0';
+}
+
 static void check(const struct tt_route_table *t, const struct ref *r, const char *host,
                   size_t host_len, const char *path, size_t path_len)
 {
@@ -181,7 +200,7 @@ static void check(const struct tt_route_table *t, const struct ref *r, const cha
         if (m.rule == NULL || strcmp(m.rule->path, best->path) != 0 || m.rule->type != best->type ||
             strcmp(m.rule->host, best->host) != 0 || m.rule->backend != m.backend ||
             m.backend->index != (uint32_t)best->backend || m.policy != &m.rule->policy ||
-            m.policy->max_body != best->max_body) {
+            m.policy->max_body != best->max_body || !sticky_ok(&m.policy->affinity, best)) {
             fprintf(stderr, "route mismatch: host \"%.*s\" path \"%.*s\": want %s%s type %d\n",
                     (int)host_len, host, (int)path_len, path, best->host, best->path, best->type);
             abort();
@@ -250,6 +269,7 @@ static void do_line(struct tt_route_builder *b, struct ref *r, const char *line,
     const char *host = NULL;
     char *rest;
     struct tt_route_policy pol = {.max_body = (uint64_t)lineno};
+    char cookie[32];
     struct tt_err err;
     int backend;
     int rc;
@@ -306,6 +326,13 @@ static void do_line(struct tt_route_builder *b, struct ref *r, const char *line,
         char key[MAX_LEN + 1];
         snprintf(key, sizeof(key), "%s", host != NULL ? host : "");
         lower(key);
+        if ((lineno & 1) != 0 && state_obj != NULL) {
+            snprintf(cookie, sizeof(cookie), "c%d", lineno);
+            pol.affinity.enabled = true;
+            pol.affinity.cookie_name = tt_slice_cstr(cookie);
+            pol.affinity.path = tt_slice_cstr(rest);
+            pol.affinity.state = state_obj;
+        }
         memset(&err, 0, sizeof(err));
         rc = tt_route_builder_add_rule(b, host, rest, type, backend, "fz/ing", &pol, &err);
         if (rc != 0 && (err.code != rc || err.msg[0] == '\0'))
@@ -322,6 +349,7 @@ static void do_line(struct tt_route_builder *b, struct ref *r, const char *line,
             q->type = type;
             q->backend = backend;
             q->max_body = pol.max_body;
+            q->sticky = pol.affinity.enabled;
         }
     }
 }
@@ -355,6 +383,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&r, 0, sizeof(r));
     if ((b = tt_route_builder_new()) == NULL)
         return 0;
+    if ((state_obj = tt_malloc(1)) != NULL && tt_route_builder_attach(b, state_obj, tt_free) != 0)
+        state_obj = NULL;
     for (int i = 2; i < n; i++)
         do_line(b, &r, lines[i], lens[i], i);
     if ((t = tt_route_builder_finish(b, (uint64_t)size)) == NULL)

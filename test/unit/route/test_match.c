@@ -1,7 +1,9 @@
 /* test/unit/route/test_match.c - route table: the Ingress path table row by row, host
  * selection (exact, wildcard, any host, no fallback), defaults, duplicates, rejected input,
- * endpoints, reference counting across threads, policies, a 10k-host table, and every
- * out-of-memory point of a small build (the test re-runs itself with TT_ALLOC_FAIL_AT=N). */
+ * endpoints (raw address text kept), reference counting across threads, policies (affinity
+ * settings copied into the table, checked, attached objects released with the table), a
+ * 10k-host table, and every out-of-memory point of a small build (the test re-runs itself
+ * with TT_ALLOC_FAIL_AT=N). */
 /* cmocka.h needs these four first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -650,6 +652,8 @@ static void test_endpoints(void **state)
     assert_string_equal(inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)), "10.0.0.1");
     assert_string_equal(ep->text, "10.0.0.1:8080");
     assert_string_equal(ep->id, "shop/web:http@10.0.0.1:8080");
+    assert_string_equal(ep->address, "10.0.0.1");
+    assert_int_equal(ep->port, 8080);
 
     ep = &be->endpoints[1];
     sin6 = (const struct sockaddr_in6 *)&ep->addr;
@@ -659,12 +663,15 @@ static void test_endpoints(void **state)
     assert_string_equal(inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip)), "fd00::1");
     assert_string_equal(ep->text, "[fd00::1]:8080");
     assert_string_equal(ep->id, "shop/web:http@[fd00::1]:8080");
+    assert_string_equal(ep->address, "fd00::1"); /* "FD00:0:0::1" came later: a duplicate */
 
     assert_string_equal(be->endpoints[2].text, "10.0.0.1:9090");
     assert_string_equal(be->endpoints[3].text, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
     assert_string_equal(be->endpoints[3].id,
                         "shop/web:http@[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
     assert_string_equal(be->endpoints[4].text, "[::ffff:10.1.2.3]:1");
+    assert_string_equal(be->endpoints[3].address, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    assert_int_equal(be->endpoints[3].port, 65535);
 
     be = tt_route_table_backend(t, 1);
     assert_string_equal(be->name, "shop/web:8080");
@@ -821,6 +828,266 @@ static double now_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* ---- affinity settings, attached objects, the builder's endpoint view ---- */
+
+static int released;
+
+static void release_counted(void *obj)
+{
+    released++;
+    tt_free(obj);
+}
+
+/* A stand-in for a tt_affinity: the table only owns and releases it. */
+static struct tt_affinity *fake_state(struct tt_route_builder *b)
+{
+    void *obj = tt_malloc(16);
+    assert_non_null(obj);
+    assert_int_equal(tt_route_builder_attach(b, obj, release_counted), 0);
+    return obj;
+}
+
+static void test_builder_endpoints_view(void **state)
+{
+    struct tt_route_builder *b = tt_route_builder_new();
+    const struct tt_route_endpoint_spec eps[] = {
+        {"10.0.0.2", 80}, {"FD00:0:0::1", 81}, {"junk", 1}, {"10.0.0.2", 80}, {"fd00::1", 81},
+    };
+    const struct tt_route_endpoint *v;
+    struct tt_route_table *t;
+    size_t n = 99;
+    int a, none;
+    (void)state;
+
+    a = tt_route_builder_add_backend(b, "ns", "a", "80", eps, 5);
+    none = tt_route_builder_add_backend(b, "ns", "b", "80", NULL, 0);
+    v = tt_route_builder_backend_endpoints(b, a, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].address, "10.0.0.2");
+    assert_string_equal(v[0].text, "10.0.0.2:80");
+    assert_int_equal(v[0].port, 80);
+    assert_null(v[0].id);
+    /* Raw text kept (node ids hash it); the canonical form is only for logs. */
+    assert_string_equal(v[1].address, "FD00:0:0::1");
+    assert_string_equal(v[1].text, "[fd00::1]:81");
+    assert_int_equal(v[1].port, 81);
+    assert_null(tt_route_builder_backend_endpoints(b, none, &n));
+    assert_int_equal(n, 0);
+    n = 7;
+    assert_null(tt_route_builder_backend_endpoints(b, 2, &n));
+    assert_int_equal(n, 0);
+    assert_null(tt_route_builder_backend_endpoints(b, -1, &n));
+
+    /* The table has them in the same order. */
+    assert_non_null(t = tt_route_builder_finish(b, 1));
+    assert_string_equal(tt_route_table_backend(t, (size_t)a)->endpoints[1].address, "FD00:0:0::1");
+    assert_string_equal(tt_route_table_backend(t, (size_t)a)->endpoints[1].id,
+                        "ns/a:80@[fd00::1]:81");
+    tt_route_table_unref(t);
+}
+
+static struct tt_route_policy sticky_policy(struct tt_affinity *st, char *name, char *path,
+                                            char *domain)
+{
+    struct tt_route_policy pol = {.max_body = 5};
+    pol.affinity.enabled = true;
+    pol.affinity.mode = TT_ROUTE_AFFINITY_PERSISTENT;
+    pol.affinity.cookie_name = tt_slice_cstr(name);
+    pol.affinity.path = tt_slice_cstr(path);
+    pol.affinity.domain = tt_slice_cstr(domain);
+    pol.affinity.samesite = TT_ROUTE_SAMESITE_LAX;
+    pol.affinity.conditional_samesite_none = true;
+    pol.affinity.secure = true;
+    pol.affinity.change_on_failure = true;
+    pol.affinity.has_expires = true;
+    pol.affinity.expires = -1;
+    pol.affinity.has_max_age = true;
+    pol.affinity.max_age = 3600;
+    pol.affinity.canary_behavior = TT_ROUTE_CANARY_LEGACY;
+    pol.affinity.state = st;
+    return pol;
+}
+
+static bool in_caller(const char *p, const char *buf, size_t n)
+{
+    return p >= buf && p < buf + n;
+}
+
+static void test_affinity_policy(void **state)
+{
+    long start = tt_alloc_outstanding();
+    struct tt_route_builder *b = tt_route_builder_new();
+    struct tt_route_table *t;
+    struct tt_route_policy pol;
+    const struct tt_route_affinity *a;
+    struct tt_affinity *st, *st2;
+    char name[32] = "SESSION", path[32] = "/shop", domain[32] = "example.com";
+    struct tt_err err;
+    int be = add_svc(b, "svc");
+    (void)state;
+
+    released = 0;
+    st = fake_state(b);
+    st2 = fake_state(b);
+    pol = sticky_policy(st, name, path, domain);
+    assert_int_equal(
+        tt_route_builder_add_rule(b, "foo.com", "/shop", TT_PATH_PREFIX, be, "ns/a", &pol, &err),
+        0);
+    /* The caller's strings may change or go: the builder copied them. */
+    snprintf(name, sizeof(name), "OTHER");
+    snprintf(path, sizeof(path), "/cart");
+    domain[0] = '\0';
+    pol = sticky_policy(st2, name, path, domain);
+    pol.affinity.mode = TT_ROUTE_AFFINITY_BALANCED;
+    pol.affinity.samesite = TT_ROUTE_SAMESITE_UNSET;
+    pol.affinity.has_expires = false;
+    pol.affinity.expires = 0;
+    assert_int_equal(
+        tt_route_builder_add_rule(b, "foo.com", "/cart", TT_PATH_EXACT, be, "ns/b", &pol, &err), 0);
+    /* Disabled: stored zeroed whatever the rest says, except the canary behaviour. */
+    pol.affinity.enabled = false;
+    pol.affinity.cookie_name = TT_SLICE_LIT("x;y");
+    pol.affinity.state = NULL;
+    assert_int_equal(
+        tt_route_builder_add_rule(b, "foo.com", "/plain", TT_PATH_PREFIX, be, "ns/c", &pol, &err),
+        0);
+    pol = sticky_policy(st, name, path, domain);
+    assert_int_equal(tt_route_builder_set_default(b, "foo.com", be, &pol, &err), 0);
+    memset(name, 'Z', sizeof(name) - 1);
+    memset(path, 'Z', sizeof(path) - 1);
+    assert_non_null(t = tt_route_builder_finish(b, 1));
+    assert_int_equal(released, 0);
+
+    a = &match(t, "foo.com", "/shop/x").policy->affinity;
+    assert_true(a->enabled);
+    assert_int_equal(a->mode, TT_ROUTE_AFFINITY_PERSISTENT);
+    assert_int_equal(a->cookie_name.len, 7);
+    assert_string_equal(a->cookie_name.ptr, "SESSION"); /* NUL-terminated too */
+    assert_string_equal(a->path.ptr, "/shop");
+    assert_int_equal(a->path.len, 5);
+    assert_string_equal(a->domain.ptr, "example.com");
+    assert_int_equal(a->domain.len, 11);
+    assert_false(in_caller(a->cookie_name.ptr, name, sizeof(name)));
+    assert_int_equal(a->samesite, TT_ROUTE_SAMESITE_LAX);
+    assert_true(a->conditional_samesite_none && a->secure && a->change_on_failure);
+    assert_true(a->has_expires && a->has_max_age);
+    assert_int_equal(a->expires, -1);
+    assert_int_equal(a->max_age, 3600);
+    assert_int_equal(a->canary_behavior, TT_ROUTE_CANARY_LEGACY);
+    assert_ptr_equal(a->state, st);
+    assert_int_equal(match(t, "foo.com", "/shop").policy->max_body, 5);
+
+    a = &match(t, "foo.com", "/cart").policy->affinity;
+    assert_true(a->enabled);
+    assert_int_equal(a->mode, TT_ROUTE_AFFINITY_BALANCED);
+    assert_string_equal(a->cookie_name.ptr, "OTHER");
+    assert_string_equal(a->path.ptr, "/cart");
+    assert_int_equal(a->domain.len, 0);
+    assert_non_null(a->domain.ptr);
+    assert_string_equal(a->domain.ptr, "");
+    assert_int_equal(a->samesite, TT_ROUTE_SAMESITE_UNSET);
+    assert_false(a->has_expires);
+    assert_ptr_equal(a->state, st2);
+
+    a = &match(t, "foo.com", "/plain").policy->affinity;
+    assert_false(a->enabled);
+    assert_int_equal(a->cookie_name.len, 0);
+    assert_null(a->cookie_name.ptr);
+    assert_null(a->state);
+    assert_false(a->secure || a->has_max_age);
+    assert_int_equal(a->canary_behavior, TT_ROUTE_CANARY_LEGACY);
+
+    a = &match(t, "foo.com", "/elsewhere").policy->affinity; /* the host default */
+    assert_true(a->enabled);
+    assert_string_equal(a->cookie_name.ptr, "OTHER");
+    assert_string_equal(a->path.ptr, "/cart");
+    assert_ptr_equal(a->state, st);
+
+    /* The last reference releases every attached object, once. */
+    tt_route_table_ref(t);
+    tt_route_table_unref(t);
+    assert_int_equal(released, 0);
+    tt_route_table_unref(t);
+    assert_int_equal(released, 2);
+    assert_int_equal(tt_alloc_outstanding(), start);
+
+    /* An unfinished builder releases them too; NULL attaches nothing. */
+    released = 0;
+    b = tt_route_builder_new();
+    fake_state(b);
+    fake_state(b);
+    assert_int_equal(tt_route_builder_attach(b, NULL, release_counted), 0);
+    tt_route_builder_free(b);
+    assert_int_equal(released, 2);
+    assert_int_equal(tt_alloc_outstanding(), start);
+}
+
+static void test_affinity_policy_rejected(void **state)
+{
+    struct tt_route_builder *b = tt_route_builder_new();
+    struct tt_route_table *t;
+    struct tt_affinity *st = fake_state(b);
+    int be = add_svc(b, "svc");
+    static const struct {
+        const char *name, *path, *domain;
+        int mode, samesite, canary;
+        bool no_state;
+        const char *why;
+    } cases[] = {
+        {"", "/", "", 0, 0, 0, false, "cookie name is empty or bad"},
+        {"a=b", "/", "", 0, 0, 0, false, "cookie name"},
+        {"a;b", "/", "", 0, 0, 0, false, "cookie name"},
+        {"a\nb", "/", "", 0, 0, 0, false, "cookie name"},
+        {"a\x7f", "/", "", 0, 0, 0, false, "cookie name"},
+        {"n", "", "", 0, 0, 0, false, "cookie path is empty or bad"},
+        {"n", "/a;b", "", 0, 0, 0, false, "cookie path"},
+        {"n", "/a\r\nSet-Cookie: x=y", "", 0, 0, 0, false, "cookie path"},
+        {"n", "/", "a.com; Secure", 0, 0, 0, false, "cookie domain"},
+        {"n", "/", "a\tb", 0, 0, 0, false, "cookie domain"},
+        {"n", "/", "", 2, 0, 0, false, "unknown affinity mode 2"},
+        {"n", "/", "", 0, 4, 0, false, "unknown SameSite value 4"},
+        {"n", "/", "", 0, 0, 2, false, "unknown affinity-canary-behavior 2"},
+        {"n", "/", "", 0, 0, 0, true, "affinity without its state"},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tt_route_policy pol = {0};
+        struct tt_err err = {0};
+        char host[32];
+        int rc;
+
+        pol.affinity.enabled = true;
+        pol.affinity.cookie_name = tt_slice_cstr(cases[i].name);
+        pol.affinity.path = tt_slice_cstr(cases[i].path);
+        pol.affinity.domain = tt_slice_cstr(cases[i].domain);
+        pol.affinity.mode = (enum tt_route_affinity_mode)cases[i].mode;
+        pol.affinity.samesite = (enum tt_route_samesite)cases[i].samesite;
+        pol.affinity.canary_behavior = (enum tt_route_canary_affinity)cases[i].canary;
+        pol.affinity.state = cases[i].no_state ? NULL : st;
+        snprintf(host, sizeof(host), "h%zu.com", i);
+        rc = tt_route_builder_add_rule(b, host, "/", TT_PATH_PREFIX, be, "ns/i", &pol, &err);
+        if (rc != TT_EINVAL || strstr(err.msg, cases[i].why) == NULL)
+            fail_msg("case %zu: rc %d \"%s\", wanted EINVAL \"%s\"", i, rc, err.msg, cases[i].why);
+        assert_true(strstr(err.msg, "rule h") == err.msg);
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(tt_route_builder_set_default(b, host, be, &pol, &err), TT_EINVAL);
+        assert_non_null(strstr(err.msg, "default for h"));
+    }
+    /* A disabled affinity is not looked at, but its canary behaviour is. */
+    {
+        struct tt_route_policy pol = {0};
+        struct tt_err err = {0};
+        pol.affinity.canary_behavior = (enum tt_route_canary_affinity)7;
+        assert_int_equal(
+            tt_route_builder_add_rule(b, "x.com", "/", TT_PATH_PREFIX, be, "ns/i", &pol, &err),
+            TT_EINVAL);
+    }
+    assert_non_null(t = tt_route_builder_finish(b, 1));
+    assert_int_equal(tt_route_table_rule_count(t), 0);
+    tt_route_table_unref(t);
+}
+
 static void test_10k_hosts(void **state)
 {
     enum { N_HOSTS = 10000, N_WILD = 1000, N_BACKENDS = 1000 };
@@ -895,24 +1162,39 @@ static int oom_scenario(void)
     long start = tt_alloc_outstanding();
     struct tt_route_builder *b;
     struct tt_route_table *t;
+    struct tt_route_policy pol = {0};
+    void *obj;
     bool hit = false;
     bool ok[6];
-    int a, c;
+    int a, c, att;
 
     if ((b = tt_route_builder_new()) == NULL)
         return tt_alloc_outstanding() == start ? OOM_HANDLED : OOM_LEAK;
     a = tt_route_builder_add_backend(b, "ns", "a", "80", eps, 2);
     c = tt_route_builder_add_backend(b, "ns", "c", "http", eps + 1, 1);
     hit = a == TT_ENOMEM || c == TT_ENOMEM;
+    /* A sticky rule: its strings are copied and the attached object travels to the table. */
+    if ((obj = tt_malloc(8)) == NULL) {
+        hit = true;
+        att = TT_ENOMEM;
+    } else {
+        att = tt_route_builder_attach(b, obj, tt_free);
+        hit = hit || att != 0;
+    }
+    pol.affinity.enabled = att == 0;
+    pol.affinity.cookie_name = TT_SLICE_LIT("INGRESSCOOKIE");
+    pol.affinity.path = TT_SLICE_LIT("/a");
+    pol.affinity.domain = TT_SLICE_LIT("foo.com");
+    pol.affinity.state = obj;
     ok[0] =
-        tt_route_builder_add_rule(b, "foo.com", "/a", TT_PATH_PREFIX, a, "ns/i", NULL, NULL) == 0;
+        tt_route_builder_add_rule(b, "foo.com", "/a", TT_PATH_PREFIX, a, "ns/i", &pol, NULL) == 0;
     ok[1] =
         tt_route_builder_add_rule(b, "foo.com", "/b", TT_PATH_EXACT, c, "ns/i", NULL, NULL) == 0;
     ok[2] =
         tt_route_builder_add_rule(b, "*.bar.com", "/", TT_PATH_PREFIX, c, "ns/j", NULL, NULL) == 0;
     ok[3] =
         tt_route_builder_add_rule(b, NULL, "/", TT_PATH_IMPL_SPECIFIC, a, NULL, NULL, NULL) == 0;
-    ok[4] = tt_route_builder_set_default(b, "foo.com", c, NULL, NULL) == 0;
+    ok[4] = tt_route_builder_set_default(b, "foo.com", c, &pol, NULL) == 0;
     ok[5] = tt_route_builder_set_default(b, NULL, a, NULL, NULL) == 0;
     for (int i = 0; i < 6; i++)
         hit = hit || !ok[i];
@@ -921,8 +1203,10 @@ static int oom_scenario(void)
     } else {
         /* Whatever was accepted must route. */
         struct tt_route_match m;
-        if (ok[0] &&
-            ((m = match(t, "foo.com", "/a/1")).rule == NULL || strcmp(m.rule->path, "/a") != 0))
+        if (ok[0] && ((m = match(t, "foo.com", "/a/1")).rule == NULL ||
+                      strcmp(m.rule->path, "/a") != 0 || m.policy->affinity.enabled != (att == 0) ||
+                      (att == 0 && (strcmp(m.policy->affinity.domain.ptr, "foo.com") != 0 ||
+                                    m.policy->affinity.state != obj))))
             return OOM_WRONG;
         if (ok[1] &&
             ((m = match(t, "foo.com", "/b")).rule == NULL || strcmp(m.rule->path, "/b") != 0))
@@ -931,7 +1215,8 @@ static int oom_scenario(void)
             return OOM_WRONG;
         if (ok[3] && match(t, "other.com", "/q").rule == NULL)
             return OOM_WRONG;
-        if (ok[4] && match(t, "foo.com", "/zz").backend == NULL)
+        if (ok[4] && ((m = match(t, "foo.com", "/zz")).backend == NULL ||
+                      (att == 0 && strcmp(m.policy->affinity.cookie_name.ptr, "INGRESSCOOKIE"))))
             return OOM_WRONG;
         if (a >= 0 && tt_route_table_backend(t, (size_t)a)->n_endpoints != 2)
             return OOM_WRONG;
@@ -987,6 +1272,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refcount_no_leak),
         cmocka_unit_test(test_refcount_threads),
         cmocka_unit_test(test_policy_copied),
+        cmocka_unit_test(test_builder_endpoints_view),
+        cmocka_unit_test(test_affinity_policy),
+        cmocka_unit_test(test_affinity_policy_rejected),
         cmocka_unit_test(test_10k_hosts),
         cmocka_unit_test(test_out_of_memory),
     };
