@@ -1,7 +1,9 @@
 /* model/build.c - store -> route table: class selection, ordering, backend resolution
  * (Ingress port -> Service port -> EndpointSlice port -> endpoints) and annotations.
  * Threads: the store's owner. Every build starts from scratch; backends are resolved once per
- * build (cached by name), and each problem is reported once per Ingress. */
+ * build (cached by name), and each problem is reported once per Ingress. Affinity state
+ * (ring or key map) is built once per backend and mode and attached to the table; each sticky
+ * rule points at its backend's and carries its own cookie settings (host+path scope). */
 #include "model/build.h"
 
 #include <stdarg.h>
@@ -10,8 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "balance/affinity.h"
 #include "base/alloc.h"
+#include "base/base.h"
 #include "base/log.h"
+#include "model/annotations.h"
 
 #define ANN_LEGACY_CLASS "kubernetes.io/ingress.class"
 
@@ -37,6 +42,12 @@ struct build {
     struct tt_route_endpoint_spec *eps; /* scratch for resolve() */
     size_t eps_cap;
     bool default_class; /* one of our IngressClasses is the cluster default */
+    /* Affinity state per builder backend index and mode, borrowed: the builder owns it. */
+    struct tt_affinity *(*aff)[2];
+    size_t aff_cap;
+    struct tt_affinity_node *nodes; /* scratch for affinity_state() */
+    char (*node_ids)[TT_AFFINITY_NODE_ID_SIZE];
+    size_t nodes_cap;
 };
 
 void tt_model_config_init(struct tt_model_config *cfg)
@@ -245,8 +256,9 @@ static int push_ep(struct build *bd, size_t *n, const char *ip, uint16_t port)
 }
 
 /* Collects the endpoints of the Service port |pname| into bd->eps: ready ones, or, when there
- * are none, serving+terminating ones (kube-proxy's graceful-drain fallback). The ip strings
- * are borrowed from the store. Returns 0 or TT_ENOMEM. */
+ * are none, serving+terminating ones (kube-proxy's graceful-drain fallback; ingress-nginx has
+ * none and answers 503, so no affinity compatibility is at stake there). The ip strings are
+ * borrowed from the store. Returns 0 or TT_ENOMEM. */
 static int collect_endpoints(struct build *bd, const char *ns, const char *svc, const char *pname,
                              size_t *n_out)
 {
@@ -271,10 +283,12 @@ static int collect_endpoints(struct build *bd, const char *ns, const char *svc, 
             for (size_t e = 0; e < sl->n_endpoints; e++) {
                 const struct tt_k8s_slice_endpoint *ep = &sl->endpoints[e];
                 bool take = pass == 0 ? ep->ready : ep->serving && ep->terminating;
-                /* Duplicates (a pod briefly in two slices) are merged by the builder. */
-                if (take && ep->n_addresses > 0 &&
-                    (rc = push_ep(bd, &n, ep->addresses[0], port)) != 0)
-                    return rc;
+                /* Every address, as ingress-nginx takes them (endpointslices.go), so an
+                 * affinity ring has exactly its nodes; controller-made slices have one.
+                 * Duplicates (a pod briefly in two slices) are merged by the builder. */
+                for (size_t k = 0; take && k < ep->n_addresses; k++)
+                    if ((rc = push_ep(bd, &n, ep->addresses[k], port)) != 0)
+                        return rc;
             }
         }
     }
@@ -377,6 +391,126 @@ static void ingress_policy(struct build *bd, struct tt_route_policy *pol)
     pol->max_body = size;
 }
 
+/* ---- affinity ---- */
+
+static void release_affinity(void *obj)
+{
+    tt_affinity_free(obj);
+}
+
+/* The affinity state of builder backend |idx| (Ingress backend |be| of this Ingress) in
+ * |mode|, built on first use over exactly the endpoints the table will give that backend:
+ * node i is endpoints[i], named from its raw EndpointSlice address and port
+ * (spec/affinity-cookie-algorithms.md §1.2) under the ingress-nginx upstream name (§1.1).
+ * Sets *out (NULL when the backend has more endpoints than a ring may hold; reported).
+ * Returns 0 or TT_ENOMEM. */
+static int affinity_state(struct build *bd, int idx, const struct tt_k8s_ingress_backend *be,
+                          enum tt_route_affinity_mode mode, const struct tt_affinity **out)
+{
+    const struct tt_route_endpoint *eps;
+    char port[16], *name = NULL;
+    size_t n, name_cap;
+    struct tt_affinity *a;
+    int len, rc = TT_ENOMEM;
+
+    *out = NULL;
+    if ((size_t)idx >= bd->aff_cap) {
+        size_t cap = bd->aff_cap < 16 ? 16 : bd->aff_cap;
+        struct tt_affinity *(*v)[2];
+        while (cap <= (size_t)idx)
+            cap *= 2;
+        if ((v = tt_realloc(bd->aff, cap * sizeof(*v))) == NULL)
+            return TT_ENOMEM;
+        memset(v + bd->aff_cap, 0, (cap - bd->aff_cap) * sizeof(*v));
+        bd->aff = v;
+        bd->aff_cap = cap;
+    }
+    if ((*out = bd->aff[idx][mode]) != NULL)
+        return 0;
+
+    eps = tt_route_builder_backend_endpoints(bd->b, idx, &n);
+    if (n > TT_AFFINITY_MAX_NODES) {
+        report(bd,
+               "service %s/%s has %zu endpoints, more than affinity supports (%u); its paths "
+               "are not sticky",
+               bd->ing->meta.ns, be->service, n, (unsigned)TT_AFFINITY_MAX_NODES);
+        return 0;
+    }
+    if (n > bd->nodes_cap) {
+        struct tt_affinity_node *nodes;
+        char(*ids)[TT_AFFINITY_NODE_ID_SIZE];
+        if ((nodes = tt_realloc(bd->nodes, n * sizeof(*nodes))) == NULL)
+            return TT_ENOMEM;
+        bd->nodes = nodes;
+        if ((ids = tt_realloc(bd->node_ids, n * sizeof(*ids))) == NULL)
+            return TT_ENOMEM;
+        bd->node_ids = ids;
+        bd->nodes_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        len = tt_affinity_node_id(bd->node_ids[i], sizeof(bd->node_ids[i]),
+                                  tt_slice_cstr(eps[i].address), eps[i].port);
+        TT_ASSERT(len > 0); /* an address inet_pton took is at most 45 bytes */
+        bd->nodes[i] =
+            (struct tt_affinity_node){tt_slice_make(bd->node_ids[i], (size_t)len), (uint32_t)i};
+    }
+    if (be->port_name == NULL)
+        snprintf(port, sizeof(port), "%u", (unsigned)be->port_number);
+    name_cap = strlen(bd->ing->meta.ns) + strlen(be->service) +
+               strlen(be->port_name != NULL ? be->port_name : port) + 16;
+    if ((name = tt_malloc(name_cap)) == NULL)
+        goto out;
+    len = tt_affinity_backend_name(name, name_cap, tt_slice_cstr(bd->ing->meta.ns),
+                                   tt_slice_cstr(be->service),
+                                   tt_slice_cstr(be->port_name != NULL ? be->port_name : port));
+    TT_ASSERT(len >= 0);
+    a = tt_affinity_new(mode == TT_ROUTE_AFFINITY_PERSISTENT ? TT_AFFINITY_PERSISTENT
+                                                             : TT_AFFINITY_BALANCED,
+                        tt_slice_make(name, (size_t)len), bd->nodes, n);
+    if (a == NULL || tt_route_builder_attach(bd->b, a, release_affinity) != 0)
+        goto out; /* n is in range, so only memory can have failed; attach released |a| */
+    bd->aff[idx][mode] = a;
+    *out = a;
+    rc = 0;
+out:
+    tt_free(name);
+    return rc;
+}
+
+/* The policy of one path of this Ingress: the Ingress-wide |pol| plus, when it is sticky, the
+ * rule's cookie Path (session-cookie-path, else |path| as written: ingress-nginx's
+ * $location_path) and its backend's affinity state. */
+static int path_policy(struct build *bd, const struct tt_route_policy *pol, const char *path,
+                       int idx, const struct tt_k8s_ingress_backend *be,
+                       struct tt_route_policy *out)
+{
+    struct tt_route_affinity *a = &out->affinity;
+    int rc;
+
+    *out = *pol;
+    if (!a->enabled)
+        return 0;
+    if (a->path.len == 0) {
+        /* A ';' would end the attribute early; "/" still sends the cookie back. (Control
+         * bytes and spaces cannot get here: the route builder refuses such paths.) */
+        if (strchr(path, ';') != NULL) {
+            report(bd,
+                   "path \"%.64s\" cannot be a cookie Path (it holds ';'); its affinity cookie "
+                   "gets Path=/ (set %s/session-cookie-path)",
+                   path, bd->cfg.annotations_prefix);
+            path = "/";
+        }
+        a->path = tt_slice_cstr(path);
+    }
+    if ((rc = affinity_state(bd, idx, be, a->mode, &a->state)) != 0)
+        return rc;
+    if (a->state == NULL) { /* too many endpoints: reported, not sticky */
+        memset(a, 0, sizeof(*a));
+        a->canary_behavior = pol->affinity.canary_behavior;
+    }
+    return 0;
+}
+
 /* True when an earlier rule of this Ingress has the same host (its default is ours then). */
 static bool host_seen_before(const struct tt_k8s_ingress *ing, size_t r)
 {
@@ -386,11 +520,18 @@ static bool host_seen_before(const struct tt_k8s_ingress *ing, size_t r)
     return false;
 }
 
-static int do_default_backend(struct build *bd, const struct tt_route_policy *pol)
+static int do_default_backend(struct build *bd, const struct tt_route_policy *ing_pol)
 {
     const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
+    struct tt_route_policy def = *ing_pol;
+    const struct tt_route_policy *pol = &def;
     struct tt_err err = {0};
     int idx, rc;
+
+    /* ingress-nginx registers no cookie location for a defaultBackend (spec §2.6): it never
+     * issues cookies, and its upstream is sticky only through some path. */
+    memset(&def.affinity, 0, sizeof(def.affinity));
+    def.affinity.canary_behavior = ing_pol->affinity.canary_behavior;
 
     if (ing->default_backend_invalid != NULL) {
         report(bd, "%s", ing->default_backend_invalid);
@@ -418,11 +559,13 @@ static int do_default_backend(struct build *bd, const struct tt_route_policy *po
 static int do_ingress(struct build *bd)
 {
     const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
-    struct tt_route_policy pol = {0};
+    struct tt_route_policy pol = {0}, ppol;
     struct tt_err err;
     int idx, rc;
 
     ingress_policy(bd, &pol);
+    tt_model_affinity_parse(bd->ing, bd->cfg.annotations_prefix, bd->on_reject, bd->ud,
+                            &pol.affinity);
     if (ing->has_default_backend && (rc = do_default_backend(bd, &pol)) != 0)
         return rc;
     for (size_t r = 0; r < ing->n_rules; r++) {
@@ -438,9 +581,11 @@ static int do_ingress(struct build *bd)
             }
             if ((idx = backend(bd, bd->ing->meta.ns, &ip->backend)) < 0)
                 return idx;
+            if ((rc = path_policy(bd, &pol, path, idx, &ip->backend, &ppol)) != 0)
+                return rc;
             memset(&err, 0, sizeof(err));
             rc = tt_route_builder_add_rule(bd->b, rule->host, path, path_type(ip->type), idx,
-                                           bd->ing->key, &pol, &err);
+                                           bd->ing->key, &ppol, &err);
             if (rc == TT_ENOMEM)
                 return rc;
             if (rc != 0) /* the builder's reason names the host, the path and the owner */
@@ -497,6 +642,9 @@ out:
     tt_route_builder_free(bd.b);
     tt_free(ours);
     tt_free(bd.eps);
+    tt_free(bd.aff);
+    tt_free(bd.nodes);
+    tt_free(bd.node_ids);
     cache_dispose(&bd);
     return t;
 }

@@ -50,10 +50,17 @@ void tt_model_config_init(struct tt_model_config *cfg);
  * our IngressClasses has ingressclass.kubernetes.io/is-default-class: "true".
  * Backends are named "ns/svc:80" or "ns/svc:http", and resolved per spec/kubernetes-api.md
  * §2.4: Service port by number or name, then the EndpointSlice ports of that port's name
- * (TCP), endpoints with ready != false (addresses[0], IPv4/IPv6 slices only), or if none are
- * ready the serving+terminating ones. A missing Service or port gives a backend with no
- * endpoints (503) and a report. spec.defaultBackend becomes the default of each host of that
- * Ingress, and the table-wide default when no older Ingress set one.
+ * (TCP), endpoints with ready != false (every address, as ingress-nginx takes them; IPv4/IPv6
+ * slices only), or if none are ready the serving+terminating ones. A missing Service or port
+ * gives a backend with no endpoints (503) and a report. spec.defaultBackend becomes the
+ * default of each host of that Ingress, and the table-wide default when no older Ingress set
+ * one.
+ * Annotations: proxy-body-size, and the session-affinity family (model/annotations.h), which
+ * applies to each path of the Ingress on its own: a sticky rule's policy.affinity carries the
+ * Ingress's cookie settings, the cookie Path (session-cookie-path, else that path as written)
+ * and the state (ring or key map) of that rule's backend, built over exactly the backend's
+ * endpoints so that its indexes are positions in backend->endpoints; the table owns it.
+ * defaultBackend policies are never sticky (ingress-nginx issues no cookie there).
  * Returns NULL only on out of memory; the store is only read. */
 struct tt_route_table *tt_model_build(const struct tt_k8s_store *s,
                                       const struct tt_model_config *cfg, uint64_t generation,
