@@ -30,8 +30,9 @@ struct tt_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     int id;
-    int listen_fd;
-    uv_tcp_t listener;
+    int listen_fd;       /* owned by the worker; closed after |listener| */
+    uv_poll_t listener;  /* readable |listen_fd|: see tt_session__accept for why not uv_listen */
+    uv_timer_t accept_pause; /* EMFILE: stop accepting for a moment instead of spinning */
     uv_async_t async;                /* publish and stop wake-ups */
     uv_timer_t grace_timer;
     uv_idle_t defer_idle;            /* runs write completions of fully written batches */
@@ -81,7 +82,10 @@ void tt_worker__maybe_exit(struct tt_worker *w);           /* loop: stop when dr
 void tt_worker__on_defer_idle(uv_idle_t *h);               /* runs deferred completions */
 
 /* session.c */
-void tt_session__accept(struct tt_worker *w);
+/* Accepts one connection from the worker's listen socket. Returns 0 (also when there was
+ * nothing to accept, or the connection had to be dropped), or UV_EMFILE when the process is
+ * out of descriptors. */
+int tt_session__accept(struct tt_worker *w);
 void tt_session__drain_all(struct tt_worker *w, bool force);
 void tt_session__run_deferred(struct tt_worker *w);
 void tt_session__free_cache(struct tt_worker *w); /* at loop exit */

@@ -182,7 +182,6 @@ static void do_linger(struct tt_session *s);
 static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void on_linger_shutdown(uv_shutdown_t *req, int status);
 static void on_shutdown(uv_shutdown_t *req, int status);
-static void on_orphan_close(uv_handle_t *h);
 static void do_shutdown(uv_stream_t *st);
 static void tunnel_progress(struct tt_session *s);
 static void on_up_close(uv_handle_t *h);
@@ -400,22 +399,24 @@ void tt_session__free_cache(struct tt_worker *w)
     w->n_free_sessions = 0;
 }
 
-void tt_session__accept(struct tt_worker *w)
+/* Why not uv_listen/uv_accept: libuv accepts until EAGAIN on every wake-up (one failed
+ * accept4 per connection when they arrive one at a time) and the peer address then costs a
+ * getpeername. Here one accept4 per readable event returns the address with the socket, and
+ * the listen socket's level-triggered readiness brings us back for the next one. */
+int tt_session__accept(struct tt_worker *w)
 {
     struct tt_session *s;
     struct sockaddr_storage ss;
-    int len = sizeof(ss);
+    socklen_t len = sizeof(ss);
     bool recycled = w->free_sessions != NULL;
+    int fd;
 
+    fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd == -1)
+        return errno == EMFILE || errno == ENFILE ? UV_EMFILE : 0;
     if ((s = session_get(w)) == NULL) {
-        /* Accept and drop, so the kernel queue does not fill with connections we ignore. */
-        uv_tcp_t *t = tt_calloc(1, sizeof(*t));
-        if (t != NULL) {
-            uv_tcp_init(&w->loop, t);
-            uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)t);
-            uv_close((uv_handle_t *)t, on_orphan_close);
-        }
-        return;
+        close(fd); /* out of memory: drop this one rather than leave it queued */
+        return 0;
     }
     s->w = w;
     uv_tcp_init(&w->loop, &s->down);
@@ -432,19 +433,19 @@ void tt_session__accept(struct tt_worker *w)
         wb_init(&s->to_up);
         wb_init(&s->to_down);
     }
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&s->down) != 0) {
+    if (uv_tcp_open(&s->down, fd) != 0) {
+        close(fd);
         do_close(s);
-        return;
+        return 0;
     }
-    if (uv_tcp_getpeername(&s->down, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, s->client_ip, sizeof(s->client_ip));
-        else
-            uv_ip6_name((struct sockaddr_in6 *)&ss, s->client_ip, sizeof(s->client_ip));
-    }
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, s->client_ip, sizeof(s->client_ip));
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, s->client_ip, sizeof(s->client_ip));
     s->phase = PH_IDLE;
     update_reading(s);
     arm_client_timer(s);
+    return 0;
 }
 
 static void release_exchange(struct tt_session *s)
@@ -553,11 +554,6 @@ static void ensure_nodelay(struct tt_session *s)
         s->nodelay = true;
         uv_tcp_nodelay(&s->down, 1);
     }
-}
-
-static void on_orphan_close(uv_handle_t *h)
-{
-    tt_free(h);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)

@@ -13,7 +13,7 @@
 #include "base/base.h"
 #include "base/log.h"
 
-static void on_accept(uv_stream_t *server, int status);
+static void on_accept(uv_poll_t *h, int status, int events);
 static void on_async(uv_async_t *a);
 static void on_grace_timeout(uv_timer_t *t);
 static void on_handle_closed(uv_handle_t *h);
@@ -126,13 +126,17 @@ int tt_proxy_start(struct tt_proxy **out, const struct tt_proxy_config *cfg, str
         uv_async_init(&w->loop, &w->async, on_async);
         uv_timer_init(&w->loop, &w->grace_timer);
         uv_idle_init(&w->loop, &w->defer_idle);
-        uv_tcp_init(&w->loop, &w->listener);
-        if ((rc = uv_tcp_open(&w->listener, w->listen_fd)) != 0 ||
-            (rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_accept)) != 0) {
+        uv_timer_init(&w->loop, &w->accept_pause);
+        if (listen(w->listen_fd, 1024) == -1) {
+            rc = -errno;
+            tt_err_set(err, rc, "listen on port %d: %s", p->cfg.http_port, strerror(errno));
+            goto fail;
+        }
+        if ((rc = uv_poll_init(&w->loop, &w->listener, w->listen_fd)) != 0 ||
+            (rc = uv_poll_start(&w->listener, UV_READABLE, on_accept)) != 0) {
             tt_err_set(err, rc, "listen on port %d: %s", p->cfg.http_port, uv_strerror(rc));
             goto fail;
         }
-        w->listen_fd = -1; /* owned by the handle now */
     }
     for (i = 0; i < p->n_workers; i++) {
         if ((rc = uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i])) != 0) {
@@ -241,12 +245,32 @@ void tt_proxy_free(struct tt_proxy *p)
     tt_free(p);
 }
 
-static void on_accept(uv_stream_t *server, int status)
+static void on_accept_resume(uv_timer_t *t)
 {
-    struct tt_worker *w = tt_container_of(server, struct tt_worker, listener);
+    struct tt_worker *w = tt_container_of(t, struct tt_worker, accept_pause);
+    if (!w->listener_closed)
+        uv_poll_start(&w->listener, UV_READABLE, on_accept);
+}
+
+static void on_accept(uv_poll_t *h, int status, int events)
+{
+    struct tt_worker *w = tt_container_of(h, struct tt_worker, listener);
+    (void)events;
     if (status != 0)
-        return; /* EMFILE and friends: the next accept may succeed */
-    tt_session__accept(w);
+        return;
+    if (tt_session__accept(w) == UV_EMFILE) {
+        /* Out of descriptors: the listen socket stays readable (level-triggered), so keep
+         * quiet for a moment rather than spin; the kernel queues new connections meanwhile. */
+        uv_poll_stop(&w->listener);
+        uv_timer_start(&w->accept_pause, on_accept_resume, 100, 0);
+    }
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct tt_worker *w = tt_container_of((uv_poll_t *)h, struct tt_worker, listener);
+    close(w->listen_fd);
+    w->listen_fd = -1;
 }
 
 static void take_table(struct tt_worker *w)
@@ -288,7 +312,8 @@ static void on_async(uv_async_t *a)
     pthread_mutex_unlock(&w->mu);
     if (stop && !w->draining) {
         w->draining = true;
-        uv_close((uv_handle_t *)&w->listener, NULL);
+        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+        uv_close((uv_handle_t *)&w->accept_pause, NULL);
         w->listener_closed = true;
         tt_session__drain_all(w, false);
         uv_timer_start(&w->grace_timer, on_grace_timeout, w->cfg->shutdown_grace_ms, 0);
