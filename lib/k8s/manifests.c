@@ -15,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "k8s/internal.h"
 #include "k8s/yaml.h"
 
 struct file {
@@ -40,56 +41,6 @@ static bool is_manifest_name(const char *name)
 {
     return name[0] != '.' &&
            (has_suffix(name, ".yaml") || has_suffix(name, ".yml") || has_suffix(name, ".json"));
-}
-
-/* Reads a whole regular file, NUL-terminated. */
-static int read_file(const char *path, char **out, size_t *out_len, struct tt_err *err)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0;
-    int fd, rc = 0;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-        return tt_err_set(err, -errno, "manifests: cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) == -1) {
-        rc = tt_err_set(err, -errno, "manifests: cannot stat %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = tt_err_set(err, TT_EINVAL, "manifests: %s is not a regular file", path);
-        goto out;
-    }
-    if (st.st_size > TT_K8S_MANIFEST_MAX_FILE) {
-        rc = tt_err_set(err, TT_ERANGE, "manifests: %s is larger than %d bytes", path,
-                        TT_K8S_MANIFEST_MAX_FILE);
-        goto out;
-    }
-    if ((buf = tt_malloc((size_t)st.st_size + 1)) == NULL) {
-        rc = tt_err_set(err, TT_ENOMEM, "manifests: out of memory reading %s", path);
-        goto out;
-    }
-    /* The size can change under us; read until EOF or the size we planned for. */
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1) {
-            rc = tt_err_set(err, -errno, "manifests: cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    buf = NULL;
-out:
-    tt_free(buf);
-    close(fd);
-    return rc;
 }
 
 static size_t line_of(const char *text, const char *at)
@@ -143,7 +94,7 @@ static int parse_file(struct file *f, struct tt_err *err)
     size_t len = 0;
     int rc;
 
-    if ((rc = read_file(f->path, &text, &len, err)) != 0)
+    if ((rc = tt_k8s__read_file(f->path, TT_K8S_MANIFEST_MAX_FILE, "manifests", &text, &len, err)) != 0)
         return rc;
     if (has_suffix(f->path, ".json")) {
         rc = parse_json(f->path, text, len, &f->docs, err);
