@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "unit/oomsweep.h"
 /* clang-format on */
 
 #include <stdio.h>
@@ -241,8 +243,6 @@ static void test_canary_pinning(void **state)
 
 /* ---- out of memory ---- */
 
-enum { OOM_DONE = 0, OOM_HANDLED = 10, OOM_WRONG = 11, OOM_LEAK = 12 };
-
 /* Runs every builder once; reports whether an allocation failed, was handled cleanly (NULL, no
  * leak) and whatever was built still works. */
 static int oom_scenario(void)
@@ -289,32 +289,11 @@ static int oom_scenario(void)
 
 static void test_out_of_memory(void **state)
 {
-    int n;
     (void)state;
+    int handled = tt_test_oom_sweep(NULL, 100);
 
-    for (n = 1; n < 100; n++) {
-        char val[16];
-        int status;
-        pid_t pid = fork();
-
-        assert_true(pid != -1);
-        if (pid == 0) {
-            snprintf(val, sizeof(val), "%d", n);
-            setenv("TT_ALLOC_FAIL_AT", val, 1);
-            execl("/proc/self/exe", "test_affinity", "--oom-scenario", (char *)NULL);
-            _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status))
-            fail_msg("allocation %d failing: child died with signal %d", n, WTERMSIG(status));
-        if (WEXITSTATUS(status) == OOM_DONE)
-            break;
-        if (WEXITSTATUS(status) != OOM_HANDLED)
-            fail_msg("allocation %d failing: child exit %d", n, WEXITSTATUS(status));
-    }
     /* ring: 3 allocations, keymap: 1, balanced affinity: 1 + 3, persistent: 1 + 1. */
-    assert_int_equal(n - 1, 10);
-    print_message("    %d allocation failure points handled\n", n - 1);
+    assert_int_equal(handled, 10);
 }
 
 int main(int argc, char **argv)

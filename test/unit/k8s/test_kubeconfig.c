@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "unit/oomsweep.h"
 /* clang-format on */
 
 #include "unit/leakcheck.h"
@@ -972,8 +974,6 @@ static void test_token_keeps_last_good(void **state)
 
 /* ---- out of memory: every allocation point fails once, in a child process ---- */
 
-enum { OOM_DONE = 0, OOM_HANDLED = 10, OOM_LEAK = 11, OOM_WRONG = 12 };
-
 /* 0 or TT_ENOMEM are the only acceptable results; anything else means an allocation failure
  * was turned into a wrong answer. */
 static bool oom_ok(int rc, const struct tt_err *err, bool *hit)
@@ -1059,7 +1059,6 @@ static int oom_scenario(const char *d)
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    int n;
 
     write_file("ca.pem", CA_PEM);
     write_file("tok", "t\n");
@@ -1080,28 +1079,10 @@ static void test_out_of_memory(void **state)
     setenv("HOME", dir, 1); /* no ~/.kube/config of whoever runs the tests */
     setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
     setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-    for (n = 1; n < 2000; n++) {
-        char val[16];
-        int status;
-        pid_t pid = fork();
+    (void)state;
+    int handled = tt_test_oom_sweep(dir, 2000);
 
-        assert_true(pid != -1);
-        if (pid == 0) {
-            snprintf(val, sizeof(val), "%d", n);
-            setenv("TT_ALLOC_FAIL_AT", val, 1);
-            execl("/proc/self/exe", "test_kubeconfig", "--oom-scenario", dir, (char *)NULL);
-            _exit(127);
-        }
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status))
-            fail_msg("allocation %d failing: child died with signal %d", n, WTERMSIG(status));
-        if (WEXITSTATUS(status) == OOM_DONE)
-            break;
-        if (WEXITSTATUS(status) != OOM_HANDLED)
-            fail_msg("allocation %d failing: child exit %d", n, WEXITSTATUS(status));
-    }
-    assert_true(n > 20 && n < 2000);
-    print_message("    %d allocation failure points handled\n", n - 1);
+    assert_true(handled > 20);
 }
 
 int main(int argc, char **argv)
