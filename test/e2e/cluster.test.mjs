@@ -11,7 +11,7 @@ import { startKube } from '../kube/server.mjs';
 import { startCluster } from '../kube/cluster.mjs';
 import { request } from '../kube/client.mjs';
 import { kubectl, findKubectl } from '../kube/kubectl.mjs';
-import { fixture, who, sleep, SLOW, SUITE } from './lib/tether.mjs';
+import { fixture, who, sleep, until, SLOW, SUITE } from './lib/tether.mjs';
 
 const STICKY = fileURLToPath(new URL('../../deploy/examples/sticky-sessions.yaml', import.meta.url));
 const CANARY = fileURLToPath(new URL('../../deploy/examples/canary.yaml', import.meta.url));
@@ -19,16 +19,6 @@ const NO_KUBECTL = findKubectl() ? false : 'kubectl not found on PATH (scripts/d
 // Generated names: <deployment>-<pod-template-hash>-<5 chars> from the apiserver's alphabet.
 const POD_NAME = /^deno-hello-[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
 
-async function until(fn, what, timeout = 5000 * SLOW, every = 10) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await sleep(every);
-  }
-}
 
 async function ok(kube, args) {
   const r = await kubectl(kube, args);

@@ -11,23 +11,12 @@ import { join } from 'node:path';
 import http from 'node:http';
 import {
   fixture, ingressClass, ingress, service, endpointSlice, backend, toYaml, freePort, runTether,
-  sleep, SLOW, SUITE,
+  sleep, until, SLOW, SUITE,
 } from './lib/tether.mjs';
 import { kubectl, findKubectl } from '../kube/kubectl.mjs';
 
 const NET = 31; // pods of this file live on 127.0.31.x
 
-// Polls fn() until it returns a truthy value; returns it, or throws with the last value.
-async function until(fn, what, timeout = 5000 * SLOW, every = 10) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await sleep(every);
-  }
-}
 
 const statusOf = async (t, host, path = '/') => (await t.req(path, { host })).status;
 const podOf = async (t, host, path = '/') => {

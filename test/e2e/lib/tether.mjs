@@ -16,6 +16,18 @@ export const MiB = 1024 * 1024;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls fn() until it returns a truthy value; returns it, or throws naming `what` and the last value.
+export async function until(fn, what, timeout = 5000 * SLOW, every = 10) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await sleep(every);
+  }
+}
+
 // ---------------------------------------------------------------- cleanup registry
 
 const live = new Set();
