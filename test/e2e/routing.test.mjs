@@ -321,7 +321,9 @@ describe('routing: EndpointSlice shapes', SUITE, () => {
     assert.deepEqual(counts, { ep0: 3, ep1: 3, ep3: 3 });
   });
 
-  test('only addresses[0] of an endpoint is used', async () => {
+  // ingress-nginx (endpointslices.go) turns every address of an endpoint into an upstream
+  // server, and sticky cookies only stay compatible when tether's endpoint set is the same.
+  test('every address of an endpoint is used, as ingress-nginx does', async () => {
     const pods = await samePortPods(fx, ['127.0.1.241', '127.0.1.242'], 'addr');
     const slice = endpointSlice('a-0', { service: 'addr', ports: [{ name: 'http', port: pods[0].port }], endpoints: [] });
     slice.endpoints = [{ addresses: [pods[0].host, pods[1].host], conditions: { ready: true } }];
@@ -329,8 +331,9 @@ describe('routing: EndpointSlice shapes', SUITE, () => {
       objects: [ingressClass(), ingress('a', { rules: [{ host: 'a.test', paths: [{ path: '/', service: 'addr' }] }] }), service('addr'), slice],
       workers: 1,
     });
-    for (let i = 0; i < 4; i++) assert.equal(await who(t, 'a.test', `/${i}`), 'addr0');
-    assert.equal(pods[1].stats.requests.length, 0);
+    const seen = new Set();
+    for (let i = 0; i < 4; i++) seen.add(await who(t, 'a.test', `/${i}`));
+    assert.deepEqual([...seen].sort(), ['addr0', 'addr1']);
   });
 
   test('an endpoint listed in two slices is used once (dedupe by address and port)', async () => {
