@@ -27,4 +27,20 @@ static void tt_test_leaks_end(void)
     assert_int_equal(tt_alloc_outstanding(), tt_test_start_allocs);
 }
 
+/* The same as cmocka setup/teardown functions, for tests that need nothing else:
+ * cmocka_unit_test_setup_teardown(test_x, tt_test_leak_setup, tt_test_leak_teardown). */
+__attribute__((unused)) static int tt_test_leak_setup(void **state)
+{
+    (void)state;
+    tt_test_leaks_begin();
+    return 0;
+}
+
+__attribute__((unused)) static int tt_test_leak_teardown(void **state)
+{
+    (void)state;
+    tt_test_leaks_end();
+    return 0;
+}
+
 #endif

@@ -28,20 +28,6 @@
 static const struct tt_slice backend = TT_SLICE_LIT("default-deno-hello-service-8000");
 static const char *const bk = "ef2c5dc5fe4d202a037964d893c45720";
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static struct tt_affinity *affinity_of(enum tt_affinity_mode mode, const struct vec_set *s)
 {
     struct tt_affinity *a = tt_affinity_new(mode, backend, s->nodes, s->n);
@@ -299,10 +285,10 @@ static void test_out_of_memory(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_balanced_choose, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistent_choose, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reissue_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_canary_pinning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_balanced_choose, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_choose, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_reissue_vectors, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_canary_pinning, tt_test_leak_setup, tt_test_leak_teardown),
         cmocka_unit_test(test_out_of_memory),
     };
 

@@ -21,20 +21,6 @@
 
 static const struct tt_slice name = TT_SLICE_LIT("INGRESSCOOKIE");
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static void assert_piece(struct tt_slice got, const char *want, const char *what, const char *id)
 {
     if (want == NULL) {
@@ -362,7 +348,7 @@ static void test_value_split_and_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cookie_vectors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cookie_vectors, tt_test_leak_setup, tt_test_leak_teardown),
         cmocka_unit_test(test_scanner_quirks),
         cmocka_unit_test(test_scanner_against_reference),
         cmocka_unit_test(test_value_split_and_format),

@@ -19,20 +19,6 @@
 #include "unit/leakcheck.h"
 #include "vectors.h"
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static uint32_t crc(const char *s)
 {
     return tt_affinity_crc32(s, strlen(s));
@@ -329,11 +315,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32_check_values),
         cmocka_unit_test(test_ring_point_derivation),
-        cmocka_unit_test_setup_teardown(test_ring_contains_derived_points, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_contains_derived_points, tt_test_leak_setup, tt_test_leak_teardown),
         cmocka_unit_test(test_md5_rfc1321),
         cmocka_unit_test(test_md5_against_mbedtls),
-        cmocka_unit_test_setup_teardown(test_backend_keys_from_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistent_keys_from_vectors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backend_keys_from_vectors, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_keys_from_vectors, tt_test_leak_setup, tt_test_leak_teardown),
         cmocka_unit_test(test_node_id),
         cmocka_unit_test(test_backend_name),
     };

@@ -21,20 +21,6 @@
 
 static const struct tt_slice backend = TT_SLICE_LIT("default-deno-hello-service-8000");
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static struct tt_affinity_keymap *map_of(const struct vec_set *s)
 {
     struct tt_affinity_keymap *m = tt_affinity_keymap_new(backend, s->nodes, s->n);
@@ -281,12 +267,12 @@ static void test_large_map(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_vector_keys_route, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stable_under_scaling, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pick_uniform_and_excluding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicates_and_indexes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_large_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vector_keys_route, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_keys, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_stable_under_scaling, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_pick_uniform_and_excluding, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_and_indexes, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_large_map, tt_test_leak_setup, tt_test_leak_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

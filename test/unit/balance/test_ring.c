@@ -20,20 +20,6 @@
 #include "unit/leakcheck.h"
 #include "vectors.h"
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static struct tt_affinity_ring *ring_of(const struct vec_set *s)
 {
     struct tt_affinity_ring *r = tt_affinity_ring_new(s->nodes, s->n);
@@ -620,19 +606,19 @@ static void test_pick_follows_ring_shares(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_balanced_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_edge_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ring_digests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tie_cases, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pick_new_examples, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_e1_to_e2_moves, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_order_and_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_and_invalid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lookup_equals_linear_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scale_up_moves_about_n_minus_c_over_n, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_scale_down_moves_only_removed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pick_follows_ring_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_balanced_vectors, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_vectors, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ring_digests, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_tie_cases, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_pick_new_examples, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_e1_to_e2_moves, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_order_and_duplicates, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_invalid, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_equals_linear_scan, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_scale_up_moves_about_n_minus_c_over_n,
+                                        tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_scale_down_moves_only_removed, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_pick_follows_ring_shares, tt_test_leak_setup, tt_test_leak_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

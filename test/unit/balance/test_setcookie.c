@@ -25,20 +25,6 @@
 #include "unit/leakcheck.h"
 #include "vectors.h"
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 /* The defaults when only "affinity: cookie" is given, on path "/". */
 static struct tt_route_affinity defaults(void)
 {
@@ -678,14 +664,14 @@ static void test_user_agents(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reissue_vectors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_literals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_combinations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cookie_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cookie_time_sweep, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_age, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_erange, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_user_agents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reissue_vectors, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_literals, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_combinations, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_cookie_time, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_cookie_time_sweep, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_max_age, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_erange, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_user_agents, tt_test_leak_setup, tt_test_leak_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

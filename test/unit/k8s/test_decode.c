@@ -16,20 +16,6 @@
 #include "k8s/objects.h"
 
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 /* JSON written with single quotes for readability; ' becomes ". */
 static cJSON *parse(const char *text)
 {
@@ -677,19 +663,19 @@ static void test_ipv6_slice_and_free_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ingress_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingress_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingress_bad_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingress_hostile, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingress_huge, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kind_and_meta, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ingress_class, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_slice, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_base64, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ipv6_slice_and_free_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_full, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_defaults, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_bad_paths, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_hostile, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_huge, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_kind_and_meta, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ingress_class, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_service, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_slice, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_secret, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_base64, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_time, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_ipv6_slice_and_free_null, tt_test_leak_setup, tt_test_leak_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

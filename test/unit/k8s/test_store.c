@@ -15,20 +15,6 @@
 #include "k8s/store.h"
 
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 static struct tt_k8s_object *make(enum tt_k8s_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static struct tt_k8s_object *make(enum tt_k8s_kind kind, const char *fmt, ...)
@@ -222,10 +208,10 @@ static void test_many(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_upsert_lookup_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replace_delete_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slice_index, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_lookup_order, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_replace_delete_changes, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_slice_index, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_many, tt_test_leak_setup, tt_test_leak_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

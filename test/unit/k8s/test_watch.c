@@ -13,20 +13,6 @@
 
 #include "k8s/watch.h"
 
-static int setup(void **state)
-{
-    (void)state;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tt_test_leaks_end();
-    return 0;
-}
-
 struct collected {
     char text[8192]; /* lines joined by '|' */
     size_t len;
@@ -219,12 +205,12 @@ static void test_events(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_any_chunking, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random_chunking, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_and_reset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_line_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_any_chunking, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_random_chunking, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_and_reset, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_line_limit, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_callback_stops, tt_test_leak_setup, tt_test_leak_teardown),
+        cmocka_unit_test_setup_teardown(test_events, tt_test_leak_setup, tt_test_leak_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
