@@ -245,7 +245,7 @@ function durationArg(v) {
   return typeof v === 'number' ? `${v}ms` : v;
 }
 
-// Starts tether. opts: kubeconfig (path: routes come from that API server, see test/kube/),
+// Starts tether. opts: nofile (descriptor limit), kubeconfig (path: routes come from that API server, see test/kube/),
 // or objects (manifest objects) or manifests (path), format, workers, args (extra flags), env,
 // ready (wait for /readyz, default true).
 export async function startTether(opts = {}) {
@@ -267,7 +267,13 @@ export async function startTether(opts = {}) {
     '--workers', String(opts.workers ?? 2),
     ...(opts.args ?? []).map(String),
   ];
-  const proc = spawn(BIN, args, {
+  // opts.nofile: run under `ulimit -n` (the shell execs tether, so the pid is tether's).
+  const proc = opts.nofile
+    ? spawn('/bin/sh', ['-c', `ulimit -n ${Number(opts.nofile)} && exec "$0" "$@"`, BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(opts.env ?? {}) },
+    })
+    : spawn(BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(opts.env ?? {}) },
   });
