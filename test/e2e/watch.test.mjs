@@ -364,6 +364,24 @@ describe('configuration sources', SUITE, () => {
     assert.ok(!kube.requests.some((r) => r.path.startsWith('/apis/networking.k8s.io/v1/ingresses')));
   });
 
+  test('--apiserver-host alone reaches a plain-HTTP API, and overrides a kubeconfig\'s server', async () => {
+    const kube = await fx.kube();
+    const [p] = await pods(fx, 60, 1, 'host');
+    for (const o of [ingressClass(), service('svc'), slice('svc', [p]),
+      ingress('app', { rules: [{ host: 'host.test', paths: [{ path: '/', service: 'svc' }] }] })]) kube.apply(o);
+    const env = { HOME: '/nonexistent', KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' };
+    const alone = await fx.tether({ apiserver: kube.url, workers: 1, env });
+    assert.equal(await podOf(alone, 'host.test'), 'host-0');
+    assert.match(alone.logs().find((l) => l.msg === 'serving').detail, /source=.*127\.0\.0\.1/);
+    // A kubeconfig naming a dead server: the flag's URL wins.
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const kc = join(kube.tempDir('tether-kc-'), 'dead.json');
+    writeFileSync(kc, JSON.stringify({ 'current-context': 'x', contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      clusters: [{ name: 'c', cluster: { server: dead } }], users: [{ name: 'u', user: {} }] }));
+    const over = await fx.tether({ kubeconfig: kc, args: ['--apiserver-host', kube.url], workers: 1, env });
+    assert.equal(await podOf(over, 'host.test'), 'host-0');
+  });
+
   test('/readyz stays 503 until every kind has listed', async () => {
     const kube = await fx.kube();
     kube.apply(ingressClass());

@@ -245,13 +245,13 @@ function durationArg(v) {
   return typeof v === 'number' ? `${v}ms` : v;
 }
 
-// Starts tether. opts: nofile (descriptor limit), kubeconfig (path: routes come from that API server, see test/kube/),
+// Starts tether. opts: nofile (descriptor limit), apiserver (--apiserver-host URL), kubeconfig (path: routes come from that API server, see test/kube/),
 // or objects (manifest objects) or manifests (path), format, workers, args (extra flags), env,
 // ready (wait for /readyz, default true).
 export async function startTether(opts = {}) {
   let mdir = null;
   let mpath = opts.manifests;
-  if (!mpath && !opts.kubeconfig) {
+  if (!mpath && !opts.kubeconfig && !opts.apiserver) {
     const w = writeManifests(opts.objects ?? [ingressClass()], opts.format ?? 'yaml');
     mpath = w.path;
     mdir = w.dir;
@@ -260,7 +260,9 @@ export async function startTether(opts = {}) {
   const httpPort = opts.httpPort ?? (await freePort(bind));
   const healthzPort = opts.healthzPort ?? (await freePort(bind));
   const args = [
-    ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : ['--manifests', mpath]),
+    ...(opts.kubeconfig ? ['--kubeconfig', opts.kubeconfig] : []),
+    ...(opts.apiserver ? ['--apiserver-host', opts.apiserver] : []),
+    ...(opts.kubeconfig || opts.apiserver ? [] : ['--manifests', mpath]),
     '--http-port', String(httpPort),
     '--healthz-port', String(healthzPort),
     '--bind-address', bind,
