@@ -147,6 +147,11 @@ static void render_metrics(struct tt_admin *a, struct tt_buf *b)
     metric(b, "tether_upstream_connect_failures_total", "counter",
            "Upstream connection attempts that failed or timed out.", "",
            st.upstream_connect_failures);
+    tt_buf_printf(b, "# HELP tether_affinity_decisions_total Endpoint choices of sticky requests "
+                     "by outcome.\n# TYPE tether_affinity_decisions_total counter\n");
+    for (int i = 1; i < 5; i++)
+        tt_buf_printf(b, "tether_affinity_decisions_total{outcome=\"%s\"} %llu\n",
+                      tt_sticky__outcome_name((enum tt_sticky_outcome)i), (unsigned long long)st.affinity[i]);
     metric(b, "tether_route_table_generation", "gauge", "Generation of the published route table.",
            "", tt_proxy_generation(a->proxy));
     if (a->extra != NULL)

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "balance/affinity.h"
 #include "base/buf.h"
+#include "http/http.h"
 #include "proxy/proxy.h"
 #include "route/route.h"
 
@@ -24,6 +26,7 @@ struct tt_worker_counters {
     atomic_ullong accepted, active, requests, upstream_connects, upstream_reuses,
         upstream_failures;
     atomic_ullong by_class[6];
+    atomic_ullong affinity[5]; /* by enum tt_sticky_outcome; [0] unused */
 };
 
 struct tt_worker {
@@ -78,6 +81,7 @@ int tt_proxy__sockaddr(const char *ip, int port, struct sockaddr_storage *ss, so
 char *tt_worker__buf_get(struct tt_worker *w);             /* NULL on OOM */
 void tt_worker__buf_put(struct tt_worker *w, char *buf);   /* NULL is a no-op */
 void tt_worker__request_id(struct tt_worker *w, char out[33]);
+uint64_t tt_worker__rand(void *w); /* tt_affinity_rand_fn over the worker's generator */
 void tt_worker__maybe_exit(struct tt_worker *w);           /* loop: stop when drained */
 void tt_worker__on_defer_idle(uv_idle_t *h);               /* runs deferred completions */
 
@@ -89,6 +93,45 @@ int tt_session__accept(struct tt_worker *w);
 void tt_session__drain_all(struct tt_worker *w, bool force);
 void tt_session__run_deferred(struct tt_worker *w);
 void tt_session__free_cache(struct tt_worker *w); /* at loop exit */
+
+/* sticky.c: cookie affinity of one request (spec/ingress-nginx-annotations.md §2.3-2.5). */
+#define TT_STICKY_MAX_TRIED 16
+
+/* What the access log says about the endpoint choice (affinity=...). */
+enum tt_sticky_outcome {
+    TT_STICKY_NONE = 0, /* not sticky, or no attempt made */
+    TT_STICKY_HIT,      /* the request's cookie chose the endpoint */
+    TT_STICKY_NEW,      /* no (usable) cookie: new endpoint, new cookie */
+    TT_STICKY_REBIND,   /* the cookie's key resolves to no endpoint (persistent): new cookie */
+    TT_STICKY_FAILOVER, /* change-on-failure retry on another endpoint: new cookie */
+};
+
+struct tt_sticky {
+    const struct tt_route_affinity *aff; /* NULL: the request is not sticky */
+    struct tt_slice key;                 /* the cookie's upstream_key, into the request head;
+                                          * len 0: no usable cookie */
+    enum tt_sticky_outcome outcome;
+    bool issue;                          /* Set-Cookie <name>=value goes out with the response */
+    size_t value_len;
+    char value[TT_AFFINITY_VALUE_SIZE];
+    uint32_t n_tried;
+    uint32_t tried[TT_STICKY_MAX_TRIED]; /* endpoint indexes attempted so far; not cleared */
+};
+
+/* Starts the affinity of one request routed by a rule with affinity |a| (NULL or disabled:
+ * not sticky). |req| must outlive the exchange. 0 or TT_ENOMEM (answer 503). */
+int tt_sticky__start(struct tt_sticky *st, const struct tt_route_affinity *a,
+                     const struct tt_http_head *req);
+/* The endpoint index (into the rule's backend->endpoints) of the next connect attempt;
+ * |after_failure| when an earlier attempt of this request failed. TT_ENOENT: every endpoint
+ * this request may use was tried (answer 502). */
+int tt_sticky__pick(struct tt_sticky *st, struct tt_worker *w, bool after_failure);
+/* Bytes the Set-Cookie header line of an issuing |st| needs at most, CRLF included. */
+size_t tt_sticky__header_size(const struct tt_sticky *st);
+/* Writes "Set-Cookie: ...\r\n" for an issuing |st| into buf[0..cap); its length or TT_ERANGE. */
+int tt_sticky__format_header(const struct tt_sticky *st, const struct tt_http_head *req,
+                             bool request_is_tls, char *buf, size_t cap);
+const char *tt_sticky__outcome_name(enum tt_sticky_outcome o); /* NULL for NONE */
 
 /* pool.c: idle upstream connections, keyed by endpoint id. */
 struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id);

@@ -43,6 +43,8 @@ struct tt_proxy_stats {
     uint64_t upstream_connects;
     uint64_t upstream_reuses;
     uint64_t upstream_connect_failures;
+    uint64_t affinity[5];           /* sticky decisions: [1] hit, [2] new, [3] rebind,
+                                     * [4] failover ([0] unused) */
 };
 
 struct tt_proxy;

@@ -113,7 +113,9 @@ struct tt_session {
     bool req_done;
     uint64_t req_body;
     int tries;
+    bool retry_same;               /* next attempt: the same endpoint (stale pooled connection) */
     uint32_t rr_start;
+    struct tt_sticky sticky;       /* cookie affinity; sticky.aff NULL when not sticky */
     char request_id[72];
     struct tt_upconn *up;
     const struct tt_route_endpoint *endpoint;
@@ -1048,6 +1050,9 @@ static void do_request(struct tt_session *s)
     s->req_body = 0;
     s->expect_continue = false;
     s->tries = 0;
+    s->retry_same = false;
+    s->sticky.aff = NULL;
+    s->sticky.outcome = TT_STICKY_NONE;
     s->status = 0;
     s->resp_started = s->resp_head_done = s->resp_done = false;
     s->tunnel_pending = false;
@@ -1139,7 +1144,13 @@ static void do_request(struct tt_session *s)
         do_local_response(s, 503);
         return;
     }
-    s->rr_start = s->backend->index < s->w->n_rr ? s->w->rr[s->backend->index]++ : 0;
+    if (m.rule != NULL && tt_sticky__start(&s->sticky, &m.policy->affinity, &s->req) != 0) {
+        finish_bodyless_request(s);
+        do_local_response(s, 503);
+        return;
+    }
+    if (s->sticky.aff == NULL)
+        s->rr_start = s->backend->index < s->w->n_rr ? s->w->rr[s->backend->index]++ : 0;
     do_connect(s);
     return;
 bad:
@@ -1194,7 +1205,19 @@ static void do_connect(struct tt_session *s)
         do_upstream_failed(s, 502, "no endpoint accepted the connection");
         return;
     }
-    ep = &s->backend->endpoints[(s->rr_start + (uint32_t)s->tries) % s->backend->n_endpoints];
+    if (s->retry_same && s->endpoint != NULL) {
+        ep = s->endpoint;
+    } else if (s->sticky.aff != NULL) {
+        int idx = tt_sticky__pick(&s->sticky, w, s->tries > 0);
+        if (idx < 0) {
+            do_upstream_failed(s, 502, "every endpoint the session may use failed");
+            return;
+        }
+        ep = &s->backend->endpoints[idx];
+    } else {
+        ep = &s->backend->endpoints[(s->rr_start + (uint32_t)s->tries) % s->backend->n_endpoints];
+    }
+    s->retry_same = false;
     s->tries++;
     s->endpoint = ep;
 
@@ -1549,6 +1572,7 @@ static void on_up_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             detach_upstream(s, false);
             wb_done(&s->to_up);
             s->tries = s->tries > 0 ? s->tries - 1 : 0;
+            s->retry_same = true; /* not a failure of the endpoint: no failover, no new cookie */
             do_connect(s);
             return;
         }
@@ -1661,6 +1685,23 @@ static bool skip_none(struct tt_slice n)
     return false;
 }
 
+/* The affinity cookie a new session got (whatever the status, as ingress-nginx does). */
+static int add_set_cookie(struct tt_session *s, struct wbatch *b)
+{
+    char stackbuf[1024], *buf = stackbuf;
+    size_t need = tt_sticky__header_size(&s->sticky);
+    int n, rc;
+
+    if (need > sizeof(stackbuf) && (buf = tt_malloc(need)) == NULL)
+        return -1;
+    /* The listener speaks plain HTTP, so Secure comes only from session-cookie-secure. */
+    n = tt_sticky__format_header(&s->sticky, &s->req, false, buf, TT_MAX(need, sizeof(stackbuf)));
+    rc = n < 0 ? -1 : wb_copy(b, buf, (size_t)n);
+    if (buf != stackbuf)
+        tt_free(buf);
+    return rc;
+}
+
 static int on_resp_headers_complete(llhttp_t *p)
 {
     struct tt_session *s = p->data;
@@ -1701,6 +1742,8 @@ static int on_resp_headers_complete(llhttp_t *p)
         wb_slice(b, reason);
         wb_copy(b, "\r\n", 2);
         copy_end_to_end(b, &s->resp, skip_none, false, false);
+        if (s->sticky.issue && add_set_cookie(s, b) != 0)
+            return -1;
         wb_str(b, "Connection: upgrade\r\nUpgrade: ");
         wb_slice(b, tt_http_field_value(&s->resp, (uint32_t)upg));
         wb_str(b, "\r\n\r\n");
@@ -1726,6 +1769,8 @@ static int on_resp_headers_complete(llhttp_t *p)
     wb_slice(b, reason);
     wb_copy(b, "\r\n", 2);
     copy_end_to_end(b, &s->resp, skip_none, !has_body, false);
+    if (s->sticky.issue && add_set_cookie(s, b) != 0)
+        return -1;
     if (s->framing == FR_CHUNKED)
         wb_str(b, "Transfer-Encoding: chunked\r\n");
     if (s->close_after)
@@ -1923,6 +1968,8 @@ static void log_access(struct tt_session *s)
     int cls = s->status / 100;
     atomic_fetch_add_explicit(&s->w->c.by_class[cls >= 1 && cls <= 5 ? cls : 0], 1,
                               memory_order_relaxed);
+    if (s->sticky.outcome != TT_STICKY_NONE)
+        atomic_fetch_add_explicit(&s->w->c.affinity[s->sticky.outcome], 1, memory_order_relaxed);
     if (!tt_log_begin_access(&l))
         return;
     /* Bounded fields first, client-controlled ones (host, path) last: if a line is truncated
@@ -1937,6 +1984,7 @@ static void log_access(struct tt_session *s)
                                    ? s->endpoint->text
                                    : NULL);
     tt_log_str(&l, "request_id", s->request_id);
+    tt_log_str(&l, "affinity", tt_sticky__outcome_name(s->sticky.outcome));
     tt_log_bool(&l, "canary", false);
     tt_log_str(&l, "route", s->rule != NULL ? s->rule->ingress : NULL);
     tt_log_str(&l, "backend", s->backend != NULL ? s->backend->name : NULL);

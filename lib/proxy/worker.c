@@ -213,6 +213,8 @@ void tt_proxy_stats(const struct tt_proxy *p, struct tt_proxy_stats *o)
         o->upstream_connect_failures += atomic_load(&c->upstream_failures);
         for (int k = 0; k < 6; k++)
             o->responses_by_class[k] += atomic_load(&c->by_class[k]);
+        for (int k = 0; k < 5; k++)
+            o->affinity[k] += atomic_load(&c->affinity[k]);
     }
 }
 
@@ -376,7 +378,8 @@ static inline uint64_t rotl(uint64_t x, int k)
 
 static uint64_t next_rand(uint64_t s[4])
 {
-    /* xoshiro256**: fast and good enough for request ids, which are not secrets. */
+    /* xoshiro256**: fast and good enough for request ids and balanced cookie tokens, neither
+     * of which is a secret (a token only says which pod serves a session). */
     uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -396,4 +399,9 @@ void tt_worker__request_id(struct tt_worker *w, char out[33])
         out[16 + i] = hex[(b >> (i * 4)) & 15];
     }
     out[32] = '\0';
+}
+
+uint64_t tt_worker__rand(void *w)
+{
+    return next_rand(((struct tt_worker *)w)->rng);
 }
