@@ -245,6 +245,10 @@ function durationArg(v) {
   return typeof v === 'number' ? `${v}ms` : v;
 }
 
+// The first line of a sanitizer report. The asan build aborts on the first error and LSan
+// reports leaks at exit; either must fail the test that started the process.
+const SANITIZER_REPORT = /^==\d+==ERROR: \w+Sanitizer|: runtime error: /;
+
 // Starts tether. opts: nofile (descriptor limit), apiserver (--apiserver-host URL), kubeconfig (path: routes come from that API server, see test/kube/),
 // or objects (manifest objects) or manifests (path), format, workers, args (extra flags), env,
 // ready (wait for /readyz, default true).
@@ -290,6 +294,7 @@ export async function startTether(opts = {}) {
     stdout: [], // raw lines
     stderr: [],
     exit: null, // {code, signal} once exited
+    sanitizerReports: [], // first lines of ASan/LSan/UBSan reports (sanitizer builds)
     exited: null,
   };
   t.exited = new Promise((resolve) => {
@@ -305,7 +310,10 @@ export async function startTether(opts = {}) {
     });
   });
   readline.createInterface({ input: proc.stdout }).on('line', (l) => t.stdout.push(l));
-  readline.createInterface({ input: proc.stderr }).on('line', (l) => t.stderr.push(l));
+  readline.createInterface({ input: proc.stderr }).on('line', (l) => {
+    t.stderr.push(l);
+    if (SANITIZER_REPORT.test(l)) t.sanitizerReports.push(l);
+  });
 
   const parse = (l) => { try { return JSON.parse(l); } catch { return null; } };
   t.access = () => t.stdout.map(parse).filter((o) => o && o.type === 'access');
@@ -466,19 +474,28 @@ export function fixture() {
       items.push(() => k.close());
       return k;
     },
+    // A tether process; closing the fixture stops it and fails if a sanitizer reported.
     async tether(o) {
       const t = await startTether(o);
-      items.push(() => t.stop());
+      items.push(async () => {
+        await t.stop();
+        if (t.sanitizerReports.length) {
+          throw new Error(`tether ${t.pid}: ${t.sanitizerReports.join(' | ')}\n${t.logText()}`);
+        }
+      });
       return t;
     },
     defer(fn) {
       items.push(fn);
     },
+    // Closes everything, then rethrows the first error a closer raised (sanitizer reports).
     async close() {
+      let first = null;
       while (items.length) {
         const f = items.pop();
-        try { await f(); } catch { /* keep closing */ }
+        try { await f(); } catch (e) { first ??= e; }
       }
+      if (first) throw first;
     },
   };
 }
