@@ -33,6 +33,7 @@ struct app {
     struct tt_proxy *proxy;
     struct tt_admin *admin;
     struct tt_model_config model;
+    struct tt_model_reuse *reuse; /* --manifests: affinity states kept across SIGHUP reloads */
     const char *manifests;
     const char *kubeconfig, *apiserver, *watch_namespace;
     struct tt_k8s_conn conn;
@@ -148,7 +149,8 @@ static struct tt_route_table *build_table(struct app *a, const char *cause)
         tt_logf(TT_LOG_ERROR, "cmd", "cannot load manifests", "%s", err.msg);
         goto out;
     }
-    t = tt_model_build(store, &a->model, a->generation + 1, tt_model_log_reject, NULL);
+    t = tt_model_build(store, &a->model, a->generation + 1, a->reuse, tt_model_log_reject,
+                       NULL);
     if (t == NULL)
         goto out;
     a->generation++;
@@ -418,6 +420,8 @@ int main(int argc, char **argv)
         fatal("cannot initialise libcurl", err.msg);
 
     t = NULL;
+    if (a.manifests != NULL && (a.reuse = tt_model_reuse_new()) == NULL)
+        fatal("no route table", "out of memory");
     if (a.manifests != NULL && (t = build_table(&a, "startup")) == NULL)
         fatal("no route table", a.manifests);
     if (tt_proxy_start(&a.proxy, &pc, &err) != 0)
@@ -458,6 +462,7 @@ int main(int argc, char **argv)
     tt_proxy_free(a.proxy);
     tt_k8s_conn_free(&a.conn);
     tt_k8s_client_global_cleanup();
+    tt_model_reuse_free(a.reuse);
     tt_logf(TT_LOG_INFO, "cmd", "stopped", NULL);
     return 0;
 }

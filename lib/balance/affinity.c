@@ -3,12 +3,14 @@
  * (spec/affinity-cookie-algorithms.md §4.4). */
 #include "balance/affinity.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/base.h"
 
 struct tt_affinity {
+    atomic_uint refs; /* tables and the model's reuse cache share one state */
     enum tt_affinity_mode mode;
     char backend_key[TT_AFFINITY_KEY_LEN + 1];
     struct tt_affinity_ring *ring;     /* balanced only; owned */
@@ -22,6 +24,7 @@ struct tt_affinity *tt_affinity_new(enum tt_affinity_mode mode, struct tt_slice 
 
     if ((a = tt_calloc(1, sizeof(*a))) == NULL)
         return NULL;
+    atomic_init(&a->refs, 1);
     a->mode = mode;
     tt_affinity_make_backend_key(a->backend_key, backend_name);
     if (mode == TT_AFFINITY_PERSISTENT)
@@ -35,9 +38,16 @@ struct tt_affinity *tt_affinity_new(enum tt_affinity_mode mode, struct tt_slice 
     return a;
 }
 
+struct tt_affinity *tt_affinity_ref(const struct tt_affinity *a)
+{
+    struct tt_affinity *m = (struct tt_affinity *)a; /* only the count changes */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
 void tt_affinity_free(struct tt_affinity *a)
 {
-    if (a == NULL)
+    if (a == NULL || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
         return;
     tt_affinity_ring_free(a->ring);
     tt_affinity_keymap_free(a->keymap);

@@ -173,10 +173,15 @@ struct tt_affinity; /* opaque, immutable */
 
 /* Builds the backend's affinity state for |mode|: its backend_key and its ring (balanced) or
  * key map (persistent) over |nodes|. Arguments are only read. Returns NULL on out of memory or
- * invalid input (as tt_affinity_ring_new); free with tt_affinity_free. */
+ * invalid input (as tt_affinity_ring_new), else a state holding one reference; release it with
+ * tt_affinity_free. */
 struct tt_affinity *tt_affinity_new(enum tt_affinity_mode mode, struct tt_slice backend_name,
                                     const struct tt_affinity_node *nodes, size_t n);
-void tt_affinity_free(struct tt_affinity *a); /* NULL is a no-op */
+/* Another reference to |a| (which stays immutable), so that several route tables can share
+ * one state while its endpoints do not change. Any thread. */
+struct tt_affinity *tt_affinity_ref(const struct tt_affinity *a);
+/* Releases one reference; the last frees the state. Any thread. NULL is a no-op. */
+void tt_affinity_free(struct tt_affinity *a);
 
 enum tt_affinity_mode tt_affinity_mode(const struct tt_affinity *a);
 /* The backend's 32-digit backend_key, NUL-terminated, owned by |a|. */

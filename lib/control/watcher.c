@@ -27,6 +27,7 @@ struct tt_watcher {
     atomic_bool synced;
 
     struct tt_k8s_store *store;
+    struct tt_model_reuse *reuse; /* affinity states shared from one build to the next */
     struct tt_k8s_client *client;
     struct tt_k8s_reflector *reflectors[N_WATCHED];
 
@@ -143,7 +144,8 @@ static void rebuild(struct tt_watcher *w, uint64_t now)
     struct tt_logline l;
 
     tt_strset_clear(&w->reporting);
-    t = tt_model_build(w->store, w->cfg.model, w->generation + 1, on_model_reject, w);
+    t = tt_model_build(w->store, w->cfg.model, w->generation + 1, w->reuse, on_model_reject,
+                       w);
     if (t == NULL) {
         /* Out of memory: keep serving the current table; the next change retries. */
         tt_logf(TT_LOG_ERROR, "control", "route table build failed", "out of memory");
@@ -226,6 +228,7 @@ static void destroy(struct tt_watcher *w)
     for (size_t i = 0; i < N_WATCHED; i++)
         tt_k8s_reflector_free(w->reflectors[i]);
     tt_k8s_store_free(w->store);
+    tt_model_reuse_free(w->reuse);
     tt_strset_dispose(&w->reported);
     tt_strset_dispose(&w->reporting);
     tt_strset_dispose(&w->decode_rejects);
@@ -252,7 +255,7 @@ int tt_watcher_start(struct tt_watcher **out, const struct tt_watcher_config *cf
     tt_strset_init(&w->reported);
     tt_strset_init(&w->reporting);
     tt_strset_init(&w->decode_rejects);
-    if ((w->store = tt_k8s_store_new()) == NULL) {
+    if ((w->store = tt_k8s_store_new()) == NULL || (w->reuse = tt_model_reuse_new()) == NULL) {
         destroy(w);
         return tt_err_set(err, TT_ENOMEM, "out of memory");
     }

@@ -7,6 +7,7 @@
 #include "model/build.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,10 @@
 #include "balance/affinity.h"
 #include "base/alloc.h"
 #include "base/base.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "model/annotations.h"
+#include "model/reuse.h"
 
 #define ANN_LEGACY_CLASS "kubernetes.io/ingress.class"
 
@@ -48,6 +51,8 @@ struct build {
     struct tt_affinity_node *nodes; /* scratch for affinity_state() */
     char (*node_ids)[TT_AFFINITY_NODE_ID_SIZE];
     size_t nodes_cap;
+    struct tt_model_reuse *reuse;   /* the caller's; NULL: build every state */
+    struct tt_buf sig;              /* scratch: node ids joined, the reuse key */
 };
 
 void tt_model_config_init(struct tt_model_config *cfg)
@@ -408,6 +413,7 @@ static int affinity_state(struct build *bd, int idx, const struct tt_k8s_ingress
                           enum tt_route_affinity_mode mode, const struct tt_affinity **out)
 {
     const struct tt_route_endpoint *eps;
+    struct tt_slice sig;
     char port[16], *name = NULL;
     size_t n, name_cap;
     struct tt_affinity *a;
@@ -447,12 +453,16 @@ static int affinity_state(struct build *bd, int idx, const struct tt_k8s_ingress
         bd->node_ids = ids;
         bd->nodes_cap = n;
     }
+    tt_buf_reset(&bd->sig);
     for (size_t i = 0; i < n; i++) {
         len = tt_affinity_node_id(bd->node_ids[i], sizeof(bd->node_ids[i]),
                                   tt_slice_cstr(eps[i].address), eps[i].port);
         TT_ASSERT(len > 0); /* an address inet_pton took is at most 45 bytes */
         bd->nodes[i] =
             (struct tt_affinity_node){tt_slice_make(bd->node_ids[i], (size_t)len), (uint32_t)i};
+        if (tt_buf_append(&bd->sig, bd->node_ids[i], (size_t)len) != 0 ||
+            tt_buf_append(&bd->sig, "\n", 1) != 0)
+            return TT_ENOMEM;
     }
     if (be->port_name == NULL)
         snprintf(port, sizeof(port), "%u", (unsigned)be->port_number);
@@ -464,11 +474,17 @@ static int affinity_state(struct build *bd, int idx, const struct tt_k8s_ingress
                                    tt_slice_cstr(be->service),
                                    tt_slice_cstr(be->port_name != NULL ? be->port_name : port));
     TT_ASSERT(len >= 0);
-    a = tt_affinity_new(mode == TT_ROUTE_AFFINITY_PERSISTENT ? TT_AFFINITY_PERSISTENT
-                                                             : TT_AFFINITY_BALANCED,
-                        tt_slice_make(name, (size_t)len), bd->nodes, n);
+    sig = tt_slice_make(bd->sig.data != NULL ? bd->sig.data : "", bd->sig.len);
+    if (bd->reuse == NULL ||
+        (a = tt_model__reuse_take(bd->reuse, tt_slice_make(name, (size_t)len), (int)mode, sig)) ==
+            NULL)
+        a = tt_affinity_new(mode == TT_ROUTE_AFFINITY_PERSISTENT ? TT_AFFINITY_PERSISTENT
+                                                                 : TT_AFFINITY_BALANCED,
+                            tt_slice_make(name, (size_t)len), bd->nodes, n);
     if (a == NULL || tt_route_builder_attach(bd->b, a, release_affinity) != 0)
         goto out; /* n is in range, so only memory can have failed; attach released |a| */
+    if (bd->reuse != NULL) /* best effort: on failure the next build makes its own */
+        (void)tt_model__reuse_keep(bd->reuse, tt_slice_make(name, (size_t)len), (int)mode, sig, a);
     bd->aff[idx][mode] = a;
     *out = a;
     rc = 0;
@@ -608,14 +624,16 @@ static int cmp_age(const void *pa, const void *pb)
 
 struct tt_route_table *tt_model_build(const struct tt_k8s_store *s,
                                       const struct tt_model_config *cfg, uint64_t generation,
-                                      tt_model_reject_cb on_reject, void *ud)
+                                      struct tt_model_reuse *reuse, tt_model_reject_cb on_reject,
+                                      void *ud)
 {
-    struct build bd = {.s = s, .on_reject = on_reject, .ud = ud};
+    struct build bd = {.s = s, .on_reject = on_reject, .ud = ud, .reuse = reuse};
     const struct tt_k8s_object **ours = NULL;
     size_t n_ing = tt_k8s_store_count(s, TT_K8S_INGRESS), n = 0;
     struct tt_route_table *t = NULL;
 
     config_fill(&bd.cfg, cfg);
+    tt_buf_init(&bd.sig, SIZE_MAX);
     bd.default_class = have_default_class(s, &bd.cfg);
     if ((bd.b = tt_route_builder_new()) == NULL ||
         (ours = tt_calloc(n_ing > 0 ? n_ing : 1, sizeof(*ours))) == NULL)
@@ -645,7 +663,10 @@ out:
     tt_free(bd.aff);
     tt_free(bd.nodes);
     tt_free(bd.node_ids);
+    tt_buf_dispose(&bd.sig);
     cache_dispose(&bd);
+    if (reuse != NULL)
+        tt_model__reuse_commit(reuse, t != NULL);
     return t;
 }
 

@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tt_model_config_init(&cfg);
     cfg.watch_without_class = true;
     cfg.on_ignore = on_report;
-    if ((t = tt_model_build(s, &cfg, 1, on_report, NULL)) == NULL)
+    if ((t = tt_model_build(s, &cfg, 1, NULL, on_report, NULL)) == NULL)
         abort(); /* only out of memory may fail, and nothing fails allocations here */
     tt_route_table_unref(t);
     for (size_t i = 0; i < tt_k8s_store_count(s, TT_K8S_INGRESS); i++)
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < tt_k8s_store_count(s, (enum tt_k8s_kind)k); i++)
             tt_k8s_store_delete(s, (enum tt_k8s_kind)k,
                                 tt_k8s_store_at(s, (enum tt_k8s_kind)k, i)->key);
-    if ((t = tt_model_build(s, NULL, 2, NULL, NULL)) == NULL)
+    if ((t = tt_model_build(s, NULL, 2, NULL, NULL, NULL)) == NULL)
         abort();
     tt_route_table_unref(t);
 out:

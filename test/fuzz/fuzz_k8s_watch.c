@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!tt_k8s_reflector_poll(r, UINT64_MAX - 1, &req, &wake))
             abort();
     }
-    if ((t = tt_model_build(s, NULL, 1, NULL, NULL)) == NULL)
+    if ((t = tt_model_build(s, NULL, 1, NULL, NULL, NULL)) == NULL)
         abort();
     tt_route_table_unref(t);
     tt_k8s_reflector_free(r);

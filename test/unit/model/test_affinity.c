@@ -572,7 +572,7 @@ static void test_reported_once_per_ingress(void **state)
                 "session-cookie-expires':'1d','" P "session-cookie-max-age':'x12','" P
                 "affinity-canary-behavior':'STICKY'",
                 rules);
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (count(reports, bad[i]) != 1)
@@ -642,7 +642,7 @@ static void test_path_default(void **state)
         "'defaultBackend':{'service':{'name':'web','port':{'number':80}}},"
         "'rules':[{'host':'g','http':{'paths':[%s]}}]}}",
         pth("/g", "Prefix", "web", "{'number':80}"));
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
 
     assert_string_equal(aff(t, "a", "/app/1")->path.ptr, "/app");
@@ -701,7 +701,7 @@ static void test_scope_per_rule(void **state)
     add_ingress(s, "plain", "2024-04-01T00:00:00Z", "",
                 "{'host':'shop.example.com','http':{'paths':[{'path':'/plain','pathType':"
                 "'Prefix','backend':{'service':{'name':'web','port':{'number':80}}}}]}}");
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
     assert_int_equal(n_reports, 0);
     a = aff(t, "shop.example.com", "/app/x");
@@ -823,7 +823,7 @@ static void test_vectors_through_table(void **state)
            "{'kubernetes.io/service-name':'deno-hello-service'}},'addressType':'IPv4',"
            "'ports':[{'name':'http','port':8080}],'endpoints':["
            "{'addresses':['10.0.0.1']},{'addresses':['10.0.0.2']}]}");
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
     assert_int_equal(backend_of(t, "b", "/")->n_endpoints, 3);
     check_vectors(t, root, "E1");
@@ -836,7 +836,7 @@ static void test_vectors_through_table(void **state)
            "'ports':[{'name':'http','port':8080}],'endpoints':["
            "{'addresses':['fd00:10:244::2']},{'addresses':['fd00:10:244::3']},"
            "{'addresses':['fd00:10:244::1']}]}");
-    t = tt_model_build(s, NULL, 2, on_reject, &reports);
+    t = tt_model_build(s, NULL, 2, NULL, on_reject, &reports);
     assert_non_null(t);
     check_vectors(t, root, "E4");
     tt_route_table_unref(t);
@@ -864,7 +864,7 @@ static void test_node_ids_from_raw_address(void **state)
            "{'kubernetes.io/service-name':'deno-hello-service'}},'addressType':'IPv6',"
            "'ports':[{'name':'http','port':8080}],'endpoints':["
            "{'addresses':['fd00:10:244:0::1']},{'addresses':['fd00:10:244::2']}]}");
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
     be = backend_of(t, "p", "/");
     per = aff(t, "p", "/")->state;
@@ -915,7 +915,7 @@ static void test_ready_set(void **state)
            "{'addresses':['10.0.0.9'],'conditions':{'ready':false}},"
            "{'addresses':['10.0.0.8'],'conditions':{'ready':false,'serving':true,"
            "'terminating':true}}]}");
-    t = tt_model_build(s, NULL, 1, on_reject, &reports);
+    t = tt_model_build(s, NULL, 1, NULL, on_reject, &reports);
     assert_non_null(t);
     be = backend_of(t, "p", "/");
     per = aff(t, "p", "/")->state;
@@ -935,7 +935,7 @@ static void test_ready_set(void **state)
     /* No endpoints at all: still a (empty) state, so the proxy needs no special case; every
      * lookup says no peer, and the backend answers 503 anyway. */
     tt_k8s_store_delete(s, TT_K8S_ENDPOINT_SLICE, "default/deno-a");
-    t = tt_model_build(s, NULL, 2, on_reject, &reports);
+    t = tt_model_build(s, NULL, 2, NULL, on_reject, &reports);
     assert_non_null(t);
     assert_int_equal(backend_of(t, "b", "/")->n_endpoints, 0);
     assert_non_null(aff(t, "b", "/")->state);
@@ -943,7 +943,7 @@ static void test_ready_set(void **state)
     tt_route_table_unref(t);
     /* A missing Service: the same, plus the usual report. */
     tt_k8s_store_delete(s, TT_K8S_SERVICE, "default/deno-hello-service");
-    t = tt_model_build(s, NULL, 3, on_reject, &reports);
+    t = tt_model_build(s, NULL, 3, NULL, on_reject, &reports);
     assert_non_null(t);
     assert_non_null(aff(t, "p", "/")->state);
     tt_route_table_unref(t);
@@ -953,15 +953,90 @@ static void test_ready_set(void **state)
 
 /* ---- out of memory: every allocation of store setup and build fails once, in a child ---- */
 
+/* Rebuilds share the ring or key map of every sticky backend whose upstream name, mode and
+ * endpoints (in order) did not change, and make new ones for the rest; the states stay valid
+ * while any table uses them, whatever the reuse does next. */
+static void test_reuse_across_builds(void **state)
+{
+    struct tt_k8s_store *s = new_store();
+    struct tt_model_reuse *r = tt_model_reuse_new();
+    struct tt_route_table *t1, *t2, *t3, *t4;
+    char rules[1024];
+    (void)state;
+
+    assert_non_null(r);
+    add_web(s);
+    add(s, "{'kind':'Service','metadata':{'name':'api','namespace':'shop'},'spec':{'ports':["
+           "{'name':'http','port':80,'targetPort':3000}]}}");
+    add(s, "{'kind':'EndpointSlice','metadata':{'name':'api-1','namespace':'shop','labels':"
+           "{'kubernetes.io/service-name':'api'}},'addressType':'IPv4',"
+           "'ports':[{'name':'http','port':3000}],'endpoints':[{'addresses':['10.0.1.1']}]}");
+    snprintf(rules, sizeof(rules), "{'host':'a','http':{'paths':[%s,%s]}}",
+             pth("/web", "Prefix", "web", "{'number':80}"),
+             pth("/api", "Prefix", "api", "{'number':80}"));
+    add_ingress(s, "i", "2024-01-01T00:00:00Z", "'" P "affinity':'cookie'", rules);
+    t1 = tt_model_build(s, NULL, 1, r, on_reject, &reports);
+    assert_non_null(t1);
+    assert_int_equal(tt_model_reuse_count(r), 2);
+
+    /* Nothing changed: both states are the first build's. */
+    t2 = tt_model_build(s, NULL, 2, r, on_reject, &reports);
+    assert_non_null(t2);
+    assert_ptr_equal(aff(t2, "a", "/web")->state, aff(t1, "a", "/web")->state);
+    assert_ptr_equal(aff(t2, "a", "/api")->state, aff(t1, "a", "/api")->state);
+
+    /* api scales: its ring is new and maps over three nodes; web's is still shared. */
+    add(s, "{'kind':'EndpointSlice','metadata':{'name':'api-1','namespace':'shop','labels':"
+           "{'kubernetes.io/service-name':'api'}},'addressType':'IPv4',"
+           "'ports':[{'name':'http','port':3000}],'endpoints':[{'addresses':['10.0.1.1']},"
+           "{'addresses':['10.0.1.2']},{'addresses':['10.0.1.3']}]}");
+    t3 = tt_model_build(s, NULL, 3, r, on_reject, &reports);
+    assert_non_null(t3);
+    assert_ptr_equal(aff(t3, "a", "/web")->state, aff(t1, "a", "/web")->state);
+    assert_ptr_not_equal(aff(t3, "a", "/api")->state, aff(t2, "a", "/api")->state);
+    {
+        bool seen[3] = {false, false, false};
+        char tok[16];
+        for (int i = 0; i < 200; i++) {
+            int idx;
+            snprintf(tok, sizeof(tok), "t%d", i);
+            idx = tt_affinity_lookup(aff(t3, "a", "/api")->state, tt_slice_cstr(tok));
+            assert_true(idx >= 0 && idx < 3);
+            seen[idx] = true;
+        }
+        assert_true(seen[0] && seen[1] && seen[2]);
+    }
+    /* The old tables keep working on their own states after the reuse moved on. */
+    tt_route_table_unref(t2);
+    assert_int_equal(tt_affinity_lookup(aff(t1, "a", "/api")->state, TT_SLICE_LIT("t1")), 0);
+
+    /* Persistent mode is another state of the same upstream. */
+    add_ingress(s, "i", "2024-01-01T00:00:00Z",
+                "'" P "affinity':'cookie','" P "affinity-mode':'persistent'", rules);
+    t4 = tt_model_build(s, NULL, 4, r, on_reject, &reports);
+    assert_non_null(t4);
+    assert_int_equal(tt_affinity_mode(aff(t4, "a", "/web")->state), TT_AFFINITY_PERSISTENT);
+    assert_int_equal(tt_model_reuse_count(r), 2);
+    tt_route_table_unref(t1);
+    tt_route_table_unref(t3);
+    tt_model_reuse_free(r); /* before the last table: the states outlive the reuse */
+    assert_int_equal(tt_affinity_mode(aff(t4, "a", "/api")->state), TT_AFFINITY_PERSISTENT);
+    tt_route_table_unref(t4);
+    assert_int_equal(n_reports, 0);
+    tt_k8s_store_free(s);
+}
+
 static int oom_scenario(void)
 {
     long start = tt_alloc_outstanding();
     struct tt_k8s_store *s = tt_k8s_store_new();
-    struct tt_route_table *t = NULL;
+    struct tt_route_table *t = NULL, *t2 = NULL;
+    struct tt_model_reuse *r;
     int rc = OOM_HANDLED;
 
     if (s == NULL)
         return tt_alloc_outstanding() == start ? OOM_HANDLED : OOM_LEAK;
+    r = tt_model_reuse_new();
     if (try_add(s, "{'kind':'IngressClass','metadata':{'name':'tether'},'spec':{'controller':"
                    "'tether.dev/ingress-controller'}}") != 0 ||
         try_add(s, "{'kind':'Service','metadata':{'name':'web','namespace':'shop'},'spec':{"
@@ -984,8 +1059,14 @@ static int oom_scenario(void)
                    "'path':'/','pathType':'Prefix','backend':{'service':{'name':'web','port':"
                    "{'number':80}}}}]}}]}}") != 0)
         goto out;
-    if ((t = tt_model_build(s, NULL, 1, NULL, NULL)) == NULL)
+    /* Two builds through one reuse: the second shares what the first made, or, when the
+     * first could not record it, makes its own. */
+    if (r == NULL || (t = tt_model_build(s, NULL, 1, r, NULL, NULL)) == NULL ||
+        (t2 = tt_model_build(s, NULL, 2, r, NULL, NULL)) == NULL)
         goto out;
+    tt_route_table_unref(t);
+    t = t2;
+    t2 = NULL;
     {
         struct tt_route_match x = tt_route_match(t, TT_SLICE_LIT("a"), TT_SLICE_LIT("/x"));
         struct tt_route_match y = tt_route_match(t, TT_SLICE_LIT("a"), TT_SLICE_LIT("/y"));
@@ -1004,6 +1085,8 @@ static int oom_scenario(void)
     }
 out:
     tt_route_table_unref(t);
+    tt_route_table_unref(t2);
+    tt_model_reuse_free(r);
     tt_k8s_store_free(s);
     if (rc != OOM_WRONG && tt_alloc_outstanding() != start)
         return OOM_LEAK;
@@ -1032,6 +1115,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_vectors_through_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_ids_from_raw_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ready_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reuse_across_builds, setup, teardown),
         cmocka_unit_test(test_out_of_memory),
     };
 

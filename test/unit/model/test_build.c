@@ -139,7 +139,7 @@ static const char *pth(const char *path, const char *type, const char *svc, cons
 
 static struct tt_route_table *build(const struct tt_k8s_store *s, const struct tt_model_config *cfg)
 {
-    struct tt_route_table *t = tt_model_build(s, cfg, 7, on_reject, &reports);
+    struct tt_route_table *t = tt_model_build(s, cfg, 7, NULL, on_reject, &reports);
     assert_non_null(t);
     assert_int_equal(tt_route_table_generation(t), 7);
     return t;
@@ -595,7 +595,7 @@ static void test_empty_and_deterministic(void **state)
 {
     (void)state;
     struct tt_k8s_store *s = new_store();
-    struct tt_route_table *t = tt_model_build(s, NULL, 1, NULL, NULL);
+    struct tt_route_table *t = tt_model_build(s, NULL, 1, NULL, NULL, NULL);
 
     assert_non_null(t);
     assert_int_equal(tt_route_table_rule_count(t), 0);
@@ -609,8 +609,8 @@ static void test_empty_and_deterministic(void **state)
         add_ingress(s, name, "2024-01-01T00:00:00Z", "", i % 2 ? "a" : "b",
                     pth(i % 3 ? "/x" : "/y", "Prefix", "web", "{'number':80}"));
     }
-    struct tt_route_table *t1 = tt_model_build(s, NULL, 1, NULL, NULL);
-    struct tt_route_table *t2 = tt_model_build(s, NULL, 2, NULL, NULL);
+    struct tt_route_table *t1 = tt_model_build(s, NULL, 1, NULL, NULL, NULL);
+    struct tt_route_table *t2 = tt_model_build(s, NULL, 2, NULL, NULL, NULL);
     assert_int_equal(tt_route_table_rule_count(t1), tt_route_table_rule_count(t2));
     assert_int_equal(tt_route_table_rule_count(t1), 4);
     assert_int_equal(tt_route_table_backend_count(t1), 1);
