@@ -1051,8 +1051,9 @@ static void do_request(struct tt_session *s)
     s->expect_continue = false;
     s->tries = 0;
     s->retry_same = false;
-    s->sticky.aff = NULL;
+    s->sticky.aff = NULL; /* until the route is known: local answers carry no cookie */
     s->sticky.outcome = TT_STICKY_NONE;
+    s->sticky.issue = false;
     s->status = 0;
     s->resp_started = s->resp_head_done = s->resp_done = false;
     s->tunnel_pending = false;
@@ -1144,7 +1145,9 @@ static void do_request(struct tt_session *s)
         do_local_response(s, 503);
         return;
     }
-    if (m.rule != NULL && tt_sticky__start(&s->sticky, &m.policy->affinity, &s->req) != 0) {
+    /* A defaultBackend answer (no rule) is never sticky: ingress-nginx registers no cookie
+     * location for it. */
+    if (tt_sticky__start(&s->sticky, m.rule != NULL ? &m.policy->affinity : NULL, &s->req) != 0) {
         finish_bodyless_request(s);
         do_local_response(s, 503);
         return;

@@ -5,6 +5,7 @@
 // JavaScript model of ingress-nginx's algorithms checked against the spec's vectors.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import {
   fixture, ingressClass, ingress, service, endpointSlice, freePort, until, SUITE,
 } from './lib/tether.mjs';
@@ -300,6 +301,22 @@ describe('sticky sessions', SUITE, () => {
     const other = await get(t, 'defb.test', '/elsewhere');
     assert.equal(other.status, 200);
     assert.deepEqual(other.setCookies, []);
+    // On one kept-alive connection: a sticky answer that issued a cookie, then default-backend
+    // and local answers, which must carry none.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const ports = new Set();
+      for (const [path, host, status, cookies] of [['/sticky', 'defb.test', 200, 1], ['/elsewhere', 'defb.test', 200, 0],
+        ['/sticky', 'defb.test', 200, 1], ['/', 'nothing.test', 200, 0], ['/sticky', 'defb.test', 200, 1]]) {
+        const r = await t.req(path, { host, agent });
+        assert.equal(r.status, status, `${host}${path}`);
+        assert.equal((r.headers['set-cookie'] ?? []).length, cookies, `${host}${path}`);
+        ports.add(r.socketLocalPort);
+      }
+      assert.equal(ports.size, 1, 'one connection');
+    } finally {
+      agent.destroy();
+    }
     // Its defaultBackend is the table-wide one while it exists: remove it for the other tests.
     kube.remove('Ingress', 'default', 'defb');
     await until(async () => (await t.req('/', { host: 'nothing.test' })).status === 404, 'defb gone');
