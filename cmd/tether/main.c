@@ -75,7 +75,7 @@ static void usage(FILE *f)
           "  --proxy-connect-timeout D       (default 5s)\n"
           "  --proxy-read-timeout D          (default 60s)\n"
           "  --proxy-send-timeout D          (default 60s)\n"
-          "  --proxy-next-upstream-tries N   connect attempts per request (default 3)\n"
+          "  --proxy-next-upstream-tries N   connect attempts per request, 1-32 (default 3)\n"
           "  --upstream-keepalive N          idle upstream connections per endpoint and worker\n"
           "                                  (default 32)\n"
           "  --shutdown-grace-period D       SIGTERM drain time (default 10s)\n"
@@ -379,7 +379,8 @@ int main(int argc, char **argv)
         case OPT_T_SEND: dur = &pc.proxy_send_timeout_ms; break;
         case OPT_GRACE: dur = &pc.shutdown_grace_ms; break;
         case OPT_TRIES:
-            if (parse_uint(optarg, 100, &u) != 0 || u == 0) bad = "--proxy-next-upstream-tries";
+            if (parse_uint(optarg, TT_PROXY_MAX_TRIES, &u) != 0 || u == 0)
+                bad = "--proxy-next-upstream-tries";
             pc.proxy_next_upstream_tries = (uint32_t)u;
             break;
         case OPT_UP_KEEPALIVE:

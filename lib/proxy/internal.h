@@ -95,7 +95,7 @@ void tt_session__run_deferred(struct tt_worker *w);
 void tt_session__free_cache(struct tt_worker *w); /* at loop exit */
 
 /* sticky.c: cookie affinity of one request (spec/ingress-nginx-annotations.md §2.3-2.5). */
-#define TT_STICKY_MAX_TRIED 16
+#define TT_STICKY_MAX_TRIED TT_PROXY_MAX_TRIES
 
 /* What the access log says about the endpoint choice (affinity=...). */
 enum tt_sticky_outcome {

@@ -6,6 +6,10 @@
 #ifndef TT_PROXY_PROXY_H
 #define TT_PROXY_PROXY_H
 
+/* Most connect attempts per request (--proxy-next-upstream-tries): sticky requests remember
+ * every endpoint they tried. */
+#define TT_PROXY_MAX_TRIES 32
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +35,7 @@ struct tt_proxy_config {
     uint32_t upstream_keepalive;     /* idle connections kept per endpoint and worker */
     uint64_t upstream_keepalive_timeout_ms;
     uint32_t upstream_keepalive_requests;
-    uint32_t proxy_next_upstream_tries; /* connect attempts per request, across endpoints */
+    uint32_t proxy_next_upstream_tries; /* connect attempts per request, 1..TT_PROXY_MAX_TRIES */
 };
 
 /* Counters summed over workers, for /metrics. */

@@ -457,6 +457,7 @@ static void release_exchange(struct tt_session *s)
     s->backend = NULL;
     s->rule = NULL;
     s->endpoint = NULL;
+    s->sticky.aff = NULL; /* it pointed into the table */
 }
 
 static void detach_upstream(struct tt_session *s, bool reuse)
@@ -897,6 +898,17 @@ static int on_req_message_begin(llhttp_t *p)
     struct tt_session *s = p->data;
     tt_http_head_reset(&s->req);
     tt_http_head_reset(&s->resp);
+    /* Everything a request may leave behind, including slices into the head just reset: a
+     * request that fails before routing (400, 408, 431) is answered and logged with these. */
+    s->host = s->path = tt_slice_make(NULL, 0);
+    s->is_head = s->upgrade = false;
+    s->keepalive = false; /* until the head says otherwise */
+    s->request_id[0] = '\0';
+    s->bytes_in = s->bytes_out = 0;
+    s->tries = 0;
+    s->sticky.aff = NULL; /* until the route is known: local answers carry no cookie */
+    s->sticky.outcome = TT_STICKY_NONE;
+    s->sticky.issue = false;
     s->req_error = 0;
     s->start_ns = tt_now_ns();
     if (s->head_deadline == 0)
@@ -1049,17 +1061,11 @@ static void do_request(struct tt_session *s)
     s->req_done = false;
     s->req_body = 0;
     s->expect_continue = false;
-    s->tries = 0;
     s->retry_same = false;
-    s->sticky.aff = NULL; /* until the route is known: local answers carry no cookie */
-    s->sticky.outcome = TT_STICKY_NONE;
-    s->sticky.issue = false;
     s->status = 0;
     s->resp_started = s->resp_head_done = s->resp_done = false;
     s->tunnel_pending = false;
     s->up_eof = s->up_shut = s->down_shut = false;
-    s->bytes_in = s->bytes_out = 0;
-    s->request_id[0] = '\0';
     atomic_fetch_add_explicit(&s->w->c.requests, 1, memory_order_relaxed);
 
     for (i = 0; i < (int)s->req.n_fields; i++) {
@@ -1194,17 +1200,25 @@ static void attach_upstream(struct tt_session *s, struct tt_upconn *u)
     u->s = s;
 }
 
+/* Connect attempts this request may make. Round robin never tries an endpoint twice. A sticky
+ * request gets every try ingress-nginx gives it (each balancer call allows one more): pinned
+ * retries stay on one endpoint, change-on-failure ones run out of endpoints on their own. */
+static uint32_t max_tries(const struct tt_session *s)
+{
+    uint32_t n = s->w->cfg->proxy_next_upstream_tries;
+    if (s->sticky.aff == NULL)
+        n = TT_MIN(n, s->backend->n_endpoints);
+    return n > 0 ? n : 1;
+}
+
 static void do_connect(struct tt_session *s)
 {
     struct tt_worker *w = s->w;
     const struct tt_route_endpoint *ep;
     struct tt_upconn *u;
-    uint32_t max_tries = TT_MIN(w->cfg->proxy_next_upstream_tries, s->backend->n_endpoints);
     int rc;
 
-    if (max_tries == 0)
-        max_tries = 1;
-    if ((uint32_t)s->tries >= max_tries) {
+    if ((uint32_t)s->tries >= max_tries(s)) {
         do_upstream_failed(s, 502, "no endpoint accepted the connection");
         return;
     }
@@ -1298,8 +1312,7 @@ static void on_up_timer(uv_timer_t *t)
         log_upstream_error(s, "upstream connect timed out", 0);
         atomic_fetch_add_explicit(&s->w->c.upstream_failures, 1, memory_order_relaxed);
         detach_upstream(s, false);
-        if ((uint32_t)s->tries < TT_MIN(s->w->cfg->proxy_next_upstream_tries,
-                                        s->backend->n_endpoints))
+        if ((uint32_t)s->tries < max_tries(s))
             do_connect(s);
         else
             do_upstream_failed(s, 504, "connect timeout");
@@ -1983,9 +1996,8 @@ static void log_access(struct tt_session *s)
     tt_log_int(&l, "bytes_in", (long long)s->bytes_in);
     tt_log_int(&l, "bytes_out", (long long)s->bytes_out);
     tt_log_double(&l, "dur_ms", (double)(tt_now_ns() - s->start_ns) / 1e6);
-    tt_log_str(&l, "upstream", s->endpoint != NULL && s->status != 0 && s->phase != PH_LOCAL
-                                   ? s->endpoint->text
-                                   : NULL);
+    /* The last endpoint tried, also when it failed (502/504): what $upstream_addr shows. */
+    tt_log_str(&l, "upstream", s->endpoint != NULL && s->status != 0 ? s->endpoint->text : NULL);
     tt_log_str(&l, "request_id", s->request_id);
     tt_log_str(&l, "affinity", tt_sticky__outcome_name(s->sticky.outcome));
     tt_log_bool(&l, "canary", false);

@@ -100,8 +100,8 @@ int tt_sticky__pick(struct tt_sticky *st, struct tt_worker *w, bool after_failur
         st->outcome = TT_STICKY_HIT;
     }
     /* Every attempt but the last failed, so the tried list is the exclusion list of the next
-     * one ($upstream_addr in ingress-nginx). Past the array the earliest ones stay excluded;
-     * proxy-next-upstream-tries above TT_STICKY_MAX_TRIED is unusual. */
+     * one ($upstream_addr in ingress-nginx). It holds every attempt: the flag that sets their
+     * number is capped at TT_PROXY_MAX_TRIES. */
     if (st->n_tried < TT_STICKY_MAX_TRIED)
         st->tried[st->n_tried++] = (uint32_t)idx;
     return idx;

@@ -9,7 +9,7 @@ import http from 'node:http';
 import {
   fixture, ingressClass, ingress, service, endpointSlice, freePort, until, SUITE,
 } from './lib/tether.mjs';
-import { rawExchange } from './lib/raw.mjs';
+import { rawExchange, RawConn } from './lib/raw.mjs';
 import {
   backendName, backendKey, nodeId, persistentKey, ring, ringLookup, parseSetCookie,
 } from './lib/affinity.mjs';
@@ -340,7 +340,8 @@ describe('sticky sessions', SUITE, () => {
     const deadId = nodeId(dead.host, dead.port);
     const byKey = new Map(live.map((p) => [persistentKey(name, nodeId(p.host, p.port)), p.name]));
     const deadCookie = `INGRESSCOOKIE=${persistentKey(name, deadId)}|${bk}`;
-    const failsOn = (up) => t.logs().filter((l) => l.msg === 'upstream connect failed' && l.upstream === up).length;
+    const failsOn = (up, requestId) => t.logs().filter((l) => l.msg === 'upstream connect failed' && l.upstream === up &&
+      l.request_id === requestId).length;
 
     const on = await get(t, 'on.cof.test', '/', deadCookie);
     assert.equal(on.status, 200);
@@ -353,15 +354,15 @@ describe('sticky sessions', SUITE, () => {
     assert.equal(next.pod, on.pod);
     assert.deepEqual(next.setCookies, []);
 
-    const before = failsOn(deadId);
     const off = await get(t, 'off.cof.test', '/', deadCookie);
     assert.equal(off.status, 502);
     assert.deepEqual(off.setCookies, []);
-    await until(() => failsOn(deadId) - before >= 3, 'three attempts logged');
-    assert.equal(failsOn(deadId) - before, 3, 'all three tries on the pinned pod');
-    for (const p of live) assert.equal(failsOn(nodeId(p.host, p.port)), 0);
+    await until(() => failsOn(deadId, off.requestId) >= 3, 'three attempts logged');
+    await t.waitAccess((l) => l.request_id === off.requestId);
+    assert.equal(failsOn(deadId, off.requestId), 3, 'all three tries on the pinned pod');
     const offLog = await accessOf(t, off.requestId);
     assert.equal(offLog.affinity, 'hit');
+    assert.equal(offLog.upstream, deadId, 'the access line names the endpoint that failed');
 
     // Balanced: a token whose ring point belongs to the dead pod.
     const points = ring(all.map((p) => nodeId(p.host, p.port)));
@@ -386,6 +387,42 @@ describe('sticky sessions', SUITE, () => {
       assert.equal(r.setCookies.length, 1, 'one Set-Cookie: the last one made');
       assert.equal(r.cookie.value.split('|')[0], liveKey);
     }
+  });
+
+  test('a pinned session on a one-pod Service gets every retry ingress-nginx gives it', async () => {
+    const dead = deadPod(await freePort(`127.0.${NET}.${nextHost}`), 'lonely');
+    const a = await app('lonely', [dead], sticky({ 'affinity-mode': 'persistent' }), { probe: '/' });
+    const id = nodeId(dead.host, dead.port);
+    const r = await get(t, a.host, '/', `INGRESSCOOKIE=${persistentKey(a.backend, id)}`);
+    const fails = () => t.logs().filter((l) => l.msg === 'upstream connect failed' && l.request_id === r.requestId &&
+      l.upstream === id).length;
+    assert.equal(r.status, 502);
+    await until(() => fails() >= 3, 'three attempts');
+    assert.equal(fails(), 3, '--proxy-next-upstream-tries (3) attempts on the one endpoint');
+  });
+
+  test('the next request on a kept-alive connection starts clean: a bad one after a sticky HEAD gets a full 400', async () => {
+    const ps = await pods(1, 'clean');
+    const a = await app('clean', ps, sticky());
+    const c = await RawConn.connect(t.httpPort);
+    try {
+      c.headRequests = 1;
+      await c.write(`HEAD / HTTP/1.1\r\nHost: ${a.host}\r\nX-Request-ID: clean-1\r\n\r\n`);
+      await c.waitResponses(1);
+      assert.equal(c.responses[0].statusCode, 200);
+      assert.ok(c.responses[0].headers['set-cookie']);
+      await c.write(`GET / HTTP/1.1\r\nHost: ${a.host}\r\nX-Long: ${'v'.repeat(12000)}\r\nBad Header: x\r\n\r\n`);
+      await c.waitResponses(2);
+      const bad = c.responses[1];
+      assert.equal(bad.statusCode, 400);
+      assert.equal(bad.body.length, Number(bad.headers['content-length']), 'the 400 carries its body');
+      assert.notEqual(bad.headers['x-request-id'], 'clean-1');
+      assert.equal(bad.headers['set-cookie'], undefined);
+    } finally {
+      c.destroy();
+    }
+    const line = await t.waitAccess((l) => l.status === 400 && l.request_id !== 'clean-1' && l.host === '' && l.affinity === null);
+    assert.ok(line, 'the 400 is logged without the previous request\'s host or affinity');
   });
 
   test('several Cookie headers are read as one list and the last occurrence of the name wins', async () => {

@@ -88,7 +88,7 @@ export class RawConn {
     this.closed = false;
     this.error = null;
     this.waiters = new Set();
-    this.headRequests = 0; // responses still expected to be bodiless (HEAD)
+    this.headRequests = 0; // responses still expected to be bodiless (HEAD): set before writing
     sock.on('connect', () => { this.connected = true; });
     sock.on('data', (d) => {
       this.buf = Buffer.concat([this.buf, d]);
@@ -106,7 +106,7 @@ export class RawConn {
     for (;;) {
       let r;
       try {
-        r = parseResponse(this.buf, this.off, this.closed);
+        r = parseResponse(this.buf, this.off, this.closed, this.headRequests > 0);
       } catch (e) {
         this.parseError = e;
         break;
@@ -114,6 +114,7 @@ export class RawConn {
       if (!r) break;
       this.responses.push(r.resp);
       this.off = r.end;
+      if (this.headRequests > 0 && r.resp.statusCode >= 200) this.headRequests--;
       if (r.resp.untilClose) break;
     }
     this._wake();
