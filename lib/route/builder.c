@@ -34,6 +34,14 @@ struct build_policy {
     char *strs;                 /* NULL when the affinity is disabled */
 };
 
+/* A canary as the builder keeps it: the caller's, its strings copied into |strs|. */
+struct build_canary {
+    struct tt_route_canary pub; /* slices point into strs; backend and ingress unset */
+    uint32_t backend;
+    char *ingress;
+    char *strs;
+};
+
 struct build_rule {
     char *path;
     uint32_t path_len;
@@ -44,6 +52,9 @@ struct build_rule {
     uint32_t seq; /* insertion order within the host, the final tie-breaker */
     char *ingress;
     struct build_policy policy;
+    struct build_canary *canaries; /* in the order they were added */
+    uint32_t n_canaries;
+    uint32_t cap_canaries;
 };
 
 struct build_host {
@@ -69,6 +80,7 @@ struct tt_route_builder {
     uint32_t cap_hosts;
     struct tt_route__index host_ix; /* name as written ("*.x" for wildcards) -> hosts[] */
     uint32_t n_rules;
+    uint32_t n_canaries;
     struct tt_route__owned *owned; /* attached objects, released unless a table takes them */
     uint32_t n_owned;
     uint32_t cap_owned;
@@ -160,6 +172,11 @@ static void rule_dispose(struct build_rule *r)
     tt_free(r->norm);
     tt_free(r->ingress);
     tt_free(r->policy.strs);
+    for (uint32_t i = 0; i < r->n_canaries; i++) {
+        tt_free(r->canaries[i].ingress);
+        tt_free(r->canaries[i].strs);
+    }
+    tt_free(r->canaries);
 }
 
 /* Whether |s| can be written into a Set-Cookie header as it is: no control byte and no ';'
@@ -176,10 +193,9 @@ static bool cookie_text_ok(struct tt_slice s, bool name)
 
 /* Checks the parts of |p| that a table's readers rely on; |what| names the rule or default.
  * "Bad" strings hold a byte cookie_text_ok refuses. */
-static int policy_check(const struct tt_route_policy *p, const char *what, struct tt_err *err)
+static int affinity_check(const struct tt_route_affinity *a, const char *what,
+                          struct tt_err *err)
 {
-    const struct tt_route_affinity *a = &p->affinity;
-
     if (a->canary_behavior != TT_ROUTE_CANARY_STICKY &&
         a->canary_behavior != TT_ROUTE_CANARY_LEGACY)
         return tt_err_set(err, TT_EINVAL, "%s: unknown affinity-canary-behavior %d", what,
@@ -202,11 +218,27 @@ static int policy_check(const struct tt_route_policy *p, const char *what, struc
     return 0;
 }
 
-/* Room the affinity strings of |p| take: each string and a NUL. */
+static int policy_check(const struct tt_route_policy *p, const char *what, struct tt_err *err)
+{
+    return affinity_check(&p->affinity, what, err);
+}
+
+/* Room the strings of an affinity take: each string and a NUL. */
+static size_t affinity_strs_len(const struct tt_route_affinity *a)
+{
+    return a->enabled ? a->cookie_name.len + 1 + a->path.len + 1 + a->domain.len + 1 : 0;
+}
+
 static size_t policy_strs_len(const struct tt_route_policy *p)
 {
-    const struct tt_route_affinity *a = &p->affinity;
-    return a->enabled ? a->cookie_name.len + 1 + a->path.len + 1 + a->domain.len + 1 : 0;
+    return affinity_strs_len(&p->affinity);
+}
+
+/* Room a canary's strings take (its Ingress name apart). */
+static size_t canary_strs_len(const struct tt_route_canary *c)
+{
+    return c->header.len + 1 + c->header_value.len + 1 + c->header_pattern.len + 1 +
+           c->cookie.len + 1 + affinity_strs_len(&c->affinity);
 }
 
 /* Bump allocator over the string area of the block being filled. */
@@ -225,15 +257,28 @@ static struct tt_slice put_slice(char **at, struct tt_slice s)
     return tt_slice_make(put_str(at, s.ptr, s.len), s.len);
 }
 
-/* Copies |p|'s affinity strings to |at| (policy_strs_len bytes) and points |p| at the copies. */
-static void policy_put_strs(struct tt_route_policy *p, char **at)
+/* Copies an affinity's strings to |at| (affinity_strs_len bytes) and points it at the copies. */
+static void affinity_put_strs(struct tt_route_affinity *a, char **at)
 {
-    struct tt_route_affinity *a = &p->affinity;
     if (!a->enabled)
         return;
     a->cookie_name = put_slice(at, a->cookie_name);
     a->path = put_slice(at, a->path);
     a->domain = put_slice(at, a->domain);
+}
+
+static void policy_put_strs(struct tt_route_policy *p, char **at)
+{
+    affinity_put_strs(&p->affinity, at);
+}
+
+static void canary_put_strs(struct tt_route_canary *c, char **at)
+{
+    c->header = put_slice(at, c->header);
+    c->header_value = put_slice(at, c->header_value);
+    c->header_pattern = put_slice(at, c->header_pattern);
+    c->cookie = put_slice(at, c->cookie);
+    affinity_put_strs(&c->affinity, at);
 }
 
 /* Copies a checked policy (NULL: all zero) into |out|, its strings into a new block. A
@@ -469,6 +514,102 @@ static int check_host(const char *host, char *out, size_t *len, bool *wildcard, 
     return tt_route__host_check(host, out, len, wildcard, err);
 }
 
+/* Whether rule |o| is the rule (type, path): Prefix "/foo" and "/foo/" select the same
+ * requests, so they are the same rule; Exact paths compare as written. */
+static bool rule_same(const struct build_rule *o, enum tt_path_type type, const char *path,
+                      size_t path_len, const char *norm, size_t norm_len)
+{
+    if (o->type != type)
+        return false;
+    if (type == TT_PATH_EXACT)
+        return o->path_len == path_len && memcmp(o->path, path, path_len) == 0;
+    return o->norm_len == norm_len && memcmp(o->norm, norm, norm_len) == 0;
+}
+
+/* The builder rule for (host, path, type), or NULL. */
+static struct build_rule *find_rule(const struct tt_route_builder *b, const char *host,
+                                    const char *path, enum tt_path_type type)
+{
+    char name[TT_ROUTE__HOST_MAX + 1], normbuf[512], *norm = normbuf;
+    size_t name_len, path_len, norm_len = 0;
+    bool wildcard;
+    uint32_t h_idx = 0;
+    struct build_rule *found = NULL;
+    struct tt_err err;
+
+    if (path == NULL || check_host(host, name, &name_len, &wildcard, &err) != 0)
+        return NULL;
+    if (name_len > 0)
+        h_idx = find_host(b, name, name_len, tt_route__hash(name, name_len));
+    if (h_idx == NONE)
+        return NULL;
+    path_len = strlen(path);
+    if (type != TT_PATH_EXACT) {
+        if (path_len + 1 > sizeof(normbuf) && (norm = tt_malloc(path_len + 1)) == NULL)
+            return NULL;
+        norm_len = tt_route__path_normalize(path, path_len, norm);
+    }
+    for (uint32_t i = 0; i < b->hosts[h_idx].n_rules && found == NULL; i++)
+        if (rule_same(&b->hosts[h_idx].rules[i], type, path, path_len, norm, norm_len))
+            found = &b->hosts[h_idx].rules[i];
+    if (norm != normbuf)
+        tt_free(norm);
+    return found;
+}
+
+int tt_route_builder_find_rule(const struct tt_route_builder *b, const char *host,
+                               const char *path, enum tt_path_type type,
+                               const struct tt_route_policy **policy, int *backend)
+{
+    const struct build_rule *r = find_rule(b, host, path, type);
+    if (r == NULL)
+        return TT_ENOENT;
+    *policy = &r->policy.pub;
+    *backend = (int)r->backend;
+    return 0;
+}
+
+int tt_route_builder_add_canary(struct tt_route_builder *b, const char *host, const char *path,
+                                enum tt_path_type type, int backend, const char *ingress,
+                                const struct tt_route_canary *canary, struct tt_err *err)
+{
+    struct build_rule *r = find_rule(b, host, path, type);
+    struct build_canary c = {0};
+    char *at;
+    int rc;
+
+    if (r == NULL)
+        return tt_err_set(err, TT_ENOENT, "no rule %s%s (%s) to be a canary of",
+                          host != NULL && host[0] != '\0' ? host : "(any host)",
+                          path != NULL ? path : "", type_name(type));
+    if (backend < 0 || (uint32_t)backend >= b->n_backends)
+        return tt_err_set(err, TT_EINVAL, "canary of %s: unknown backend %d", r->path, backend);
+    if ((uint32_t)backend == r->backend)
+        return tt_err_set(err, TT_EINVAL, "canary of %s%s uses the rule's own backend %s",
+                          host != NULL ? host : "", r->path, b->backends[backend].name);
+    if ((rc = affinity_check(&canary->affinity, "canary", err)) != 0)
+        return rc;
+    if (grow(&r->canaries, &r->cap_canaries, r->n_canaries + 1, sizeof(*r->canaries)) != 0 ||
+        (c.ingress = tt_strdup(ingress != NULL ? ingress : "")) == NULL ||
+        (c.strs = tt_malloc(canary_strs_len(canary))) == NULL) {
+        tt_free(c.ingress);
+        return tt_err_set(err, TT_ENOMEM, "out of memory");
+    }
+    c.pub = *canary;
+    c.pub.backend = NULL;
+    c.pub.ingress = NULL;
+    if (c.pub.weight_total < 100)
+        c.pub.weight_total = 100;
+    if (c.pub.weight > c.pub.weight_total)
+        c.pub.weight = c.pub.weight_total;
+    c.backend = (uint32_t)backend;
+    at = c.strs;
+    canary_put_strs(&c.pub, &at);
+    r->canaries[r->n_canaries++] = c;
+    b->n_canaries++;
+    return 0;
+}
+
 int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, const char *path,
                               enum tt_path_type type, int backend, const char *ingress,
                               const struct tt_route_policy *policy, struct tt_err *err)
@@ -518,16 +659,10 @@ int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, cons
         h_idx = find_host(b, name, name_len, hash);
     }
     if (h_idx != NONE) {
-        /* Prefix "/foo" and "/foo/" select the same requests, so they are the same rule. */
         h = &b->hosts[h_idx];
         for (uint32_t i = 0; i < h->n_rules; i++) {
             const struct build_rule *o = &h->rules[i];
-            bool same =
-                o->type == type &&
-                (type == TT_PATH_EXACT
-                     ? o->path_len == r.path_len && memcmp(o->path, path, path_len) == 0
-                     : o->norm_len == r.norm_len && memcmp(o->norm, r.norm, r.norm_len) == 0);
-            if (same) {
+            if (rule_same(o, type, path, path_len, r.norm, r.norm_len)) {
                 rule_dispose(&r);
                 return tt_err_set(err, TT_EEXIST, "rule %s%s (%s): already declared by %s", name,
                                   path, type_name(type), o->ingress);
@@ -639,7 +774,8 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
     size_t strs = 0;
     uint32_t n_exact = 0;
     uint32_t n_wild = 0;
-    size_t off_be, off_ep, off_rule, off_host, off_exact, off_wild, off_own, off_str, size;
+    size_t off_be, off_ep, off_rule, off_can, off_host, off_exact, off_wild, off_own, off_str, size;
+    struct tt_route_canary *can_at;
     struct tt_route_endpoint *ep_at;
     struct tt_route__rule *rule_at;
     char *str_at;
@@ -670,12 +806,15 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
             strs += r->path_len + 1 + strlen(r->ingress) + 1 + policy_strs_len(&r->policy.pub);
             if (r->type != TT_PATH_EXACT)
                 strs += r->norm_len + 1;
+            for (uint32_t k = 0; k < r->n_canaries; k++)
+                strs += strlen(r->canaries[k].ingress) + 1 + canary_strs_len(&r->canaries[k].pub);
         }
     }
     off_be = align_up(sizeof(*t));
     off_ep = align_up(off_be + b->n_backends * sizeof(struct tt_route_backend));
     off_rule = align_up(off_ep + n_eps * sizeof(struct tt_route_endpoint));
-    off_host = align_up(off_rule + b->n_rules * sizeof(struct tt_route__rule));
+    off_can = align_up(off_rule + b->n_rules * sizeof(struct tt_route__rule));
+    off_host = align_up(off_can + b->n_canaries * sizeof(struct tt_route_canary));
     off_exact = align_up(off_host + b->n_hosts * sizeof(struct tt_route__host));
     off_wild = align_up(off_exact + index_cap(n_exact) * sizeof(struct tt_route__slot));
     off_own = align_up(off_wild + index_cap(n_wild) * sizeof(struct tt_route__slot));
@@ -706,6 +845,7 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
     b->n_owned = 0;
     ep_at = (struct tt_route_endpoint *)(block + off_ep);
     rule_at = t->rules;
+    can_at = (struct tt_route_canary *)(block + off_can);
     str_at = block + off_str;
 
     for (uint32_t i = 0; i < b->n_backends; i++) {
@@ -757,6 +897,16 @@ struct tt_route_table *tt_route_builder_finish(struct tt_route_builder *b, uint6
             tr->pub.ingress = put_str(&str_at, r->ingress, strlen(r->ingress));
             tr->pub.policy = r->policy.pub;
             policy_put_strs(&tr->pub.policy, &str_at);
+            tr->pub.canaries = r->n_canaries > 0 ? can_at : NULL;
+            tr->pub.n_canaries = r->n_canaries;
+            for (uint32_t k = 0; k < r->n_canaries; k++) {
+                const struct build_canary *bc = &r->canaries[k];
+                *can_at = bc->pub;
+                can_at->backend = &t->backends[bc->backend];
+                can_at->ingress = put_str(&str_at, bc->ingress, strlen(bc->ingress));
+                canary_put_strs(can_at, &str_at);
+                can_at++;
+            }
             if (r->type == TT_PATH_EXACT) {
                 tr->key = tr->pub.path;
                 tr->key_len = r->path_len;

@@ -94,8 +94,28 @@ struct tt_route_affinity {
     const struct tt_affinity *state;
 };
 
+/* One canary Ingress attached to a primary rule (spec/ingress-nginx-annotations.md §3): which
+ * requests it takes and how its sessions stick. Strings are copied into the table (and are
+ * NUL-terminated there); an empty slice means the rule is not set. */
+struct tt_route_canary {
+    const struct tt_route_backend *backend; /* the canary's Service port (set by the table) */
+    const char *ingress;                    /* "ns/name" of the canary Ingress (set by the table) */
+    struct tt_slice header;         /* canary-by-header: a header name as written */
+    struct tt_slice header_value;   /* canary-by-header-value: exact, case-sensitive */
+    struct tt_slice header_pattern; /* canary-by-header-pattern (for logs); used when no value */
+    /* The compiled pattern (a pcre2_code, attached to the builder), or NULL when the pattern
+     * did not compile: a request carrying the header then goes to the primary at once. */
+    const void *header_regex;
+    struct tt_slice cookie;         /* canary-by-cookie: a cookie name */
+    uint32_t weight;                /* canary-weight, 0..weight_total */
+    uint32_t weight_total;          /* canary-weight-total when above 100, else 100 */
+    /* Sticky canary (affinity-canary-behavior: sticky under a sticky primary): the primary's
+     * cookie settings with |state| built over this canary's endpoints. Disabled otherwise. */
+    struct tt_route_affinity affinity;
+};
+
 /* Per-rule behaviour that comes from annotations and flags; copied into the table (strings
- * included). Later issues add the canary policy here. */
+ * included). */
 struct tt_route_policy {
     uint64_t max_body;            /* request body limit in bytes (proxy-body-size); 0 = none */
     struct tt_route_affinity affinity;
@@ -109,6 +129,9 @@ struct tt_route_rule {
     const struct tt_route_backend *backend;
     const char *ingress;          /* "ns/name" of the Ingress that declared it, for logs */
     struct tt_route_policy policy;
+    /* Canary Ingresses attached to this rule, in the order they were added (oldest first). */
+    const struct tt_route_canary *canaries;
+    uint32_t n_canaries;
 };
 
 struct tt_route_match {
@@ -169,6 +192,24 @@ int tt_route_builder_attach(struct tt_route_builder *b, void *obj, tt_route_rele
 int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, const char *path,
                               enum tt_path_type type, int backend, const char *ingress,
                               const struct tt_route_policy *policy, struct tt_err *err);
+
+/* The rule a canary would attach to: same host (as written, lower-cased), same path type, and
+ * the same path (Exact: as written; Prefix: the same normalized path, as add_rule compares).
+ * Sets *policy (borrowed from |b| until it is finished or freed) and *backend and returns 0,
+ * or TT_ENOENT when there is no such rule. */
+int tt_route_builder_find_rule(const struct tt_route_builder *b, const char *host,
+                               const char *path, enum tt_path_type type,
+                               const struct tt_route_policy **policy, int *backend);
+
+/* Attaches canary |canary| (backend index |backend|, Ingress |ingress|) to the rule
+ * tt_route_builder_find_rule finds for host, path and type. |canary->backend| and
+ * |->ingress| are ignored; its strings are copied; |->header_regex| and an enabled
+ * |->affinity.state| must be attached to this builder. Returns 0, TT_ENOENT (no such rule:
+ * a canary never creates routes), TT_EINVAL (the rule's own backend is |backend|, or a bad
+ * affinity; reason in |err|) or TT_ENOMEM. */
+int tt_route_builder_add_canary(struct tt_route_builder *b, const char *host, const char *path,
+                                enum tt_path_type type, int backend, const char *ingress,
+                                const struct tt_route_canary *canary, struct tt_err *err);
 
 /* Sets the backend used when a host matched but no path did (|host| non-empty), or when
  * nothing matched at all (|host| NULL or ""). |policy| as for add_rule. First call for a
