@@ -63,6 +63,7 @@ struct tt_worker {
     unsigned n_free_sessions;
     unsigned n_free_bufs;
     uint64_t rng[4];                 /* xoshiro256** state for request ids */
+    void *regex_md;                  /* pcre2_match_data for canary header patterns */
     char port_text[8];               /* the listener port, for X-Forwarded-Port */
     struct tt_worker_counters c;
 };
@@ -132,6 +133,25 @@ size_t tt_sticky__header_size(const struct tt_sticky *st);
 int tt_sticky__format_header(const struct tt_sticky *st, const struct tt_http_head *req,
                              bool request_is_tls, char *buf, size_t cap);
 const char *tt_sticky__outcome_name(enum tt_sticky_outcome o); /* NULL for NONE */
+
+/* canary.c: primary or canary for one request (spec/ingress-nginx-annotations.md §3.2). */
+enum tt_canary_reason {
+    TT_CANARY_NOT_APPLICABLE = 0, /* the rule has no canary */
+    TT_CANARY_NONE,               /* no rule applied (no live canary, or no weight) */
+    TT_CANARY_PINNED,             /* the affinity cookie's backend key (primary or canary) */
+    TT_CANARY_HEADER,             /* canary-by-header (-value, -pattern, always / never) */
+    TT_CANARY_COOKIE,             /* canary-by-cookie (always / never) */
+    TT_CANARY_WEIGHT,             /* the weighted draw */
+};
+
+int tt_canary__worker_init(struct tt_worker *w); /* 0 or TT_ENOMEM */
+void tt_canary__worker_dispose(struct tt_worker *w);
+/* Decides for a request matched by |rule| (with its primary's endpoints present): sets *out to
+ * the canary that takes it, or NULL for the primary, and returns why. */
+enum tt_canary_reason tt_canary__choose(const struct tt_route_rule *rule,
+                                        const struct tt_http_head *req, struct tt_worker *w,
+                                        const struct tt_route_canary **out);
+const char *tt_canary__reason_name(enum tt_canary_reason r); /* NULL for NOT_APPLICABLE */
 
 /* pool.c: idle upstream connections, keyed by endpoint id. */
 struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id);

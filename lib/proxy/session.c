@@ -116,6 +116,7 @@ struct tt_session {
     bool retry_same;               /* next attempt: the same endpoint (stale pooled connection) */
     uint32_t rr_start;
     struct tt_sticky sticky;       /* cookie affinity; sticky.aff NULL when not sticky */
+    enum tt_canary_reason canary;  /* why the backend was chosen, when the rule has canaries */
     char request_id[72];
     struct tt_upconn *up;
     const struct tt_route_endpoint *endpoint;
@@ -909,6 +910,7 @@ static int on_req_message_begin(llhttp_t *p)
     s->sticky.aff = NULL; /* until the route is known: local answers carry no cookie */
     s->sticky.outcome = TT_STICKY_NONE;
     s->sticky.issue = false;
+    s->canary = TT_CANARY_NOT_APPLICABLE;
     s->req_error = 0;
     s->start_ns = tt_now_ns();
     if (s->head_deadline == 0)
@@ -1047,6 +1049,7 @@ static bool valid_request_id(struct tt_slice v)
 static void do_request(struct tt_session *s)
 {
     struct tt_slice target = tt_http_head_url_slice(&s->req), url_host, host_value = {"", 0};
+    const struct tt_route_affinity *aff;
     struct tt_route_match m;
     int n_host = 0, i;
     uint8_t method = s->rp.method;
@@ -1151,9 +1154,20 @@ static void do_request(struct tt_session *s)
         do_local_response(s, 503);
         return;
     }
+    aff = m.rule != NULL ? &m.policy->affinity : NULL;
+    if (m.rule != NULL && m.rule->n_canaries > 0) {
+        /* A canary serves with the primary's location settings (spec §3.4) but its own
+         * endpoints and, when sticky, the primary's cookie over its own ring. */
+        const struct tt_route_canary *c;
+        s->canary = tt_canary__choose(m.rule, &s->req, s->w, &c);
+        if (c != NULL) {
+            s->backend = c->backend;
+            aff = &c->affinity;
+        }
+    }
     /* A defaultBackend answer (no rule) is never sticky: ingress-nginx registers no cookie
      * location for it. */
-    if (tt_sticky__start(&s->sticky, m.rule != NULL ? &m.policy->affinity : NULL, &s->req) != 0) {
+    if (tt_sticky__start(&s->sticky, aff, &s->req) != 0) {
         finish_bodyless_request(s);
         do_local_response(s, 503);
         return;
@@ -2000,7 +2014,7 @@ static void log_access(struct tt_session *s)
     tt_log_str(&l, "upstream", s->endpoint != NULL && s->status != 0 ? s->endpoint->text : NULL);
     tt_log_str(&l, "request_id", s->request_id);
     tt_log_str(&l, "affinity", tt_sticky__outcome_name(s->sticky.outcome));
-    tt_log_bool(&l, "canary", false);
+    tt_log_str(&l, "canary", tt_canary__reason_name(s->canary));
     tt_log_str(&l, "route", s->rule != NULL ? s->rule->ingress : NULL);
     tt_log_str(&l, "backend", s->backend != NULL ? s->backend->name : NULL);
     tt_log_slice(&l, "host", s->host);

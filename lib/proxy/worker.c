@@ -115,6 +115,10 @@ int tt_proxy_start(struct tt_proxy **out, const struct tt_proxy_config *cfg, str
         snprintf(w->port_text, sizeof(w->port_text), "%d", cfg->http_port);
         pthread_mutex_init(&w->mu, NULL);
         seed_rng(w);
+        if ((rc = tt_canary__worker_init(w)) != 0) {
+            tt_err_set(err, rc, "out of memory");
+            goto fail;
+        }
         if ((rc = bind_listener(&p->cfg, err)) < 0)
             goto fail;
         w->listen_fd = rc;
@@ -169,6 +173,7 @@ static void worker_main(void *arg)
     for (unsigned i = 0; i < w->n_free_bufs; i++)
         tt_free(w->free_bufs[i]);
     w->n_free_bufs = 0;
+    tt_canary__worker_dispose(w);
     uv_loop_close(&w->loop);
 }
 
