@@ -12,15 +12,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startCluster } from '../kube/cluster.mjs';
-import { kubectl, findKubectl } from '../kube/kubectl.mjs';
 import { fixture, who, until, SLOW, SUITE } from '../e2e/lib/tether.mjs';
+import { SKIP, browserTools, launch, ok, recorder } from './lib.mjs';
 
 const STICKY = fileURLToPath(new URL('../../deploy/examples/sticky-sessions.yaml', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SKIP = process.env.TT_NO_BROWSER === '1' ? 'TT_NO_BROWSER=1' : false;
 const HOST = 'hello.localhost';
 const COOKIE = 'deno-hello-cookie';
 const TWO_DAYS = 172800;
@@ -29,12 +26,6 @@ const BACKEND = 'default-deno-hello-service-deno-hello-port';
 const md5 = (s) => createHash('md5').update(s).digest('hex');
 const BACKEND_KEY = md5(md5(BACKEND) + BACKEND);
 const podKey = (ip) => md5(`${BACKEND}${ip}:8000`);
-
-async function ok(kube, args) {
-  const r = await kubectl(kube, args);
-  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () => {
   const fx = fixture();
@@ -47,23 +38,11 @@ describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () 
   let page1;
   let pod1;                     // the pod context 1 is pinned to
   let cookie1;                  // and its cookie
-  const responses = [];         // every response any page saw: { ctx, url, status }
-  const failures = [];          // requests that got no response at all
+  let rec;                      // records every response any page saw
 
   after(() => fx.close());
   before(async () => {
-    try {
-      accessSync(CHROMIUM, constants.X_OK);
-    } catch {
-      throw new Error(`${CHROMIUM} not found: scripts/deps.sh installs Debian's chromium (or set CHROMIUM=...)`);
-    }
-    if (!findKubectl()) throw new Error('kubectl not found on PATH: scripts/deps.sh installs it');
-    let chromium;
-    try {
-      ({ chromium } = await import('playwright-core'));
-    } catch (e) {
-      throw new Error(`playwright-core is missing (scripts/deps.sh runs npm ci in test/): ${e.message}`);
-    }
+    const chromium = await browserTools();
 
     kube = await fx.kube({ workloads: true });
     cluster = await startCluster(kube, { podNet: '127.0.90', firstHost: 11, terminationGraceMs: 100 });
@@ -77,10 +56,9 @@ describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () 
     assert.equal(five.length, 5);
     await until(async () => five.includes(await who(t, HOST, '/')), 'a walkthrough pod answering through tether');
 
-    // *.localhost resolves to loopback in Chromium already; the rule pins it to tether's address.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
-      args: [`--host-resolver-rules=MAP ${HOST} 127.0.0.1`] });
+    browser = await launch(chromium, [HOST]);
     fx.defer(() => browser.close());
+    rec = recorder(browser);
   });
 
   // The walkthrough's pods that run and are not leaving, by name.
@@ -96,12 +74,7 @@ describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () 
     return p.ip;
   }
 
-  async function newContext(label) {
-    const ctx = await browser.newContext();
-    ctx.on('response', (r) => responses.push({ ctx: label, url: r.url(), status: r.status() }));
-    ctx.on('requestfailed', (r) => failures.push({ ctx: label, url: r.url(), error: r.failure()?.errorText }));
-    return ctx;
-  }
+  const newContext = (label) => rec.newContext(label);
 
   // Loads (goto) or reloads the page; returns { pod, setCookie } from the page and the response.
   async function load(page, how) {
@@ -125,10 +98,7 @@ describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () 
     assert.equal(value, `${podKey(ipOf(pod))}|${BACKEND_KEY}`, `cookie value is md5(${BACKEND} ++ ip:port)|backend key`);
   }
 
-  function checkStatuses() {
-    assert.deepEqual(failures, [], 'requests without a response');
-    assert.deepEqual(responses.filter((r) => r.status !== 200), [], 'responses other than 200');
-  }
+  const checkStatuses = () => rec.checkStatuses();
 
   test('20 reloads of the walkthrough page stay on one pod, under a two-day HttpOnly cookie', async () => {
     ctx1 = await newContext('ctx1');
@@ -222,6 +192,6 @@ describe('sticky sessions in Chromium (issue #4)', { ...SUITE, skip: SKIP }, () 
     assert.equal((await jarCookie(ctx1)).value, cookie1.value);
     checkStatuses();
     // 1 + 20 loads, at least one fresh context (2 loads) and a reload in test 2, 5 reloads here.
-    assert.ok(responses.length >= 29, `${responses.length} responses seen`);
+    assert.ok(rec.responses.length >= 29, `${rec.responses.length} responses seen`);
   });
 });
