@@ -95,7 +95,7 @@ describe('canary releases', SUITE, () => {
     const host = o.host ?? `${name}.canary.test`;
     const v1 = await svc(`${name}-v1`, o.primaryPods ?? 2);
     const v2 = await svc(`${name}-v2`, o.canaryPods ?? 2);
-    ing(name, host, `${name}-v1`, o.primary, { path: o.path });
+    ing(name, host, `${name}-v1`, ann(o.primary ?? {}), { path: o.path });
     ing(`${name}-v2`, host, `${name}-v2`, canary(o.canary), { path: o.path });
     await sync();
     return {
@@ -644,10 +644,10 @@ describe('canary releases', SUITE, () => {
     await sync();
     const ring1 = ring(a.v1.map((p) => nodeId(p.host, p.port)));
     const byId1 = new Map(a.v1.map((p) => [nodeId(p.host, p.port), p.name]));
-    const after = await get(a.host, { cookie: `sess=${c.value}` });
-    assert.equal(after.pod, byId1.get(ringLookup(ring1, token)));
-    assert.deepEqual(after.setCookies, []);
-    assert.equal((await logOf(after)).canary, null);
+    const gone = await get(a.host, { cookie: `sess=${c.value}` });
+    assert.equal(gone.pod, byId1.get(ringLookup(ring1, token)));
+    assert.deepEqual(gone.setCookies, []);
+    assert.equal((await logOf(gone)).canary, null);
   });
 
   test('sticky canary in persistent mode: the cookie names the canary pod; it is replaced once the canary goes', async () => {
