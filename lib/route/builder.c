@@ -526,15 +526,38 @@ static bool rule_same(const struct build_rule *o, enum tt_path_type type, const 
     return o->norm_len == norm_len && memcmp(o->norm, norm, norm_len) == 0;
 }
 
-/* The builder rule for (host, path, type), or NULL. */
+/* Whether tt_route__path_normalize(|path|) is |norm|, without writing it out. */
+static bool norm_equals(const char *norm, size_t norm_len, const char *path, size_t len)
+{
+    size_t o = 0;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t e;
+        if (path[i] == '/') {
+            i++;
+            continue;
+        }
+        for (e = i; e < len && path[e] != '/'; e++)
+            ;
+        if (o >= norm_len || norm[o] != '/' || norm_len - o - 1 < e - i ||
+            memcmp(norm + o + 1, path + i, e - i) != 0)
+            return false;
+        o += 1 + (e - i);
+        i = e;
+    }
+    return o == norm_len;
+}
+
+/* The builder rule for (host, path, type), or NULL. Never allocates, so "not found" never
+ * stands for "out of memory". */
 static struct build_rule *find_rule(const struct tt_route_builder *b, const char *host,
                                     const char *path, enum tt_path_type type)
 {
-    char name[TT_ROUTE__HOST_MAX + 1], normbuf[512], *norm = normbuf;
-    size_t name_len, path_len, norm_len = 0;
+    char name[TT_ROUTE__HOST_MAX + 1];
+    size_t name_len, path_len;
     bool wildcard;
     uint32_t h_idx = 0;
-    struct build_rule *found = NULL;
     struct tt_err err;
 
     if (path == NULL || check_host(host, name, &name_len, &wildcard, &err) != 0)
@@ -544,17 +567,15 @@ static struct build_rule *find_rule(const struct tt_route_builder *b, const char
     if (h_idx == NONE)
         return NULL;
     path_len = strlen(path);
-    if (type != TT_PATH_EXACT) {
-        if (path_len + 1 > sizeof(normbuf) && (norm = tt_malloc(path_len + 1)) == NULL)
-            return NULL;
-        norm_len = tt_route__path_normalize(path, path_len, norm);
+    for (uint32_t i = 0; i < b->hosts[h_idx].n_rules; i++) {
+        struct build_rule *o = &b->hosts[h_idx].rules[i];
+        if (o->type != type)
+            continue;
+        if (type == TT_PATH_EXACT ? o->path_len == path_len && memcmp(o->path, path, path_len) == 0
+                                  : norm_equals(o->norm, o->norm_len, path, path_len))
+            return o;
     }
-    for (uint32_t i = 0; i < b->hosts[h_idx].n_rules && found == NULL; i++)
-        if (rule_same(&b->hosts[h_idx].rules[i], type, path, path_len, norm, norm_len))
-            found = &b->hosts[h_idx].rules[i];
-    if (norm != normbuf)
-        tt_free(norm);
-    return found;
+    return NULL;
 }
 
 int tt_route_builder_find_rule(const struct tt_route_builder *b, const char *host,
