@@ -371,6 +371,23 @@ describe('canary releases', SUITE, () => {
     assert.equal(r.role, 'v1', '/exact/more is the / rule');
   });
 
+  test('one canary Ingress with rules for two hosts attaches to the primary rule of each', async () => {
+    const v1 = await svc('two-v1');
+    const v2 = await svc('two-v2');
+    const hosts = ['one.two.canary.test', 'two.two.canary.test'];
+    ing('two-a', hosts[0], 'two-v1', ann({}));
+    kube.apply(ingress('two-b', { rules: [{ host: hosts[1], paths: [{ path: '/b', service: 'two-v1' }] }] }));
+    kube.apply(ingress('two-canary', {
+      annotations: canary({ 'canary-by-header': 'X-Canary' }),
+      rules: [{ host: hosts[0], paths: [{ path: '/', service: 'two-v2' }] }, { host: hosts[1], paths: [{ path: '/b', service: 'two-v2' }] }],
+    }));
+    await sync();
+    const b = (route) => ({ v1, v2, route, backends: { v1: 'default/two-v1:80', v2: 'default/two-v2:80' } });
+    await expect({ ...b('default/two-a'), host: hosts[0] }, hdr('X-Canary', 'always'), 'v2', 'header');
+    await expect({ ...b('default/two-b'), host: hosts[1] }, { path: '/b/x', headers: { 'X-Canary': 'always' } }, 'v2', 'header');
+    await expect({ ...b('default/two-b'), host: hosts[1] }, { path: '/b/x' }, 'v1', 'none');
+  });
+
   test('live updates: the weight changes on either side of a request, the primary changes Service, the canary goes', async () => {
     const a = await release('upd', { canary: { 'canary-by-header': 'X-Canary', 'canary-weight': '0' } });
     await expect(a, {}, 'v1', 'none');
@@ -637,6 +654,16 @@ describe('canary releases', SUITE, () => {
     const kept = await expect(a, { cookie: `sess=${c.value}` }, 'v2', 'pinned', 'weight 0 does not unpin');
     assert.equal(kept.pod, forced.pod);
     await expect(a, { cookie: `sess=${fresh.cookie.value}` }, 'v2', 'pinned');
+
+    // The canary loses its endpoints: its sessions go to the primary (spec §3.2 step 2, before
+    // the canary pin) with no new cookie in balanced mode, and return once it has them again.
+    kube.apply(slice('stk-v2', []));
+    await sync();
+    const away = await expect(a, { cookie: `sess=${c.value}` }, 'v1', 'none', 'canary without endpoints');
+    assert.deepEqual(away.setCookies, []);
+    kube.apply(slice('stk-v2', a.v2));
+    await sync();
+    assert.equal((await expect(a, { cookie: `sess=${c.value}` }, 'v2', 'pinned', 'canary back')).pod, forced.pod);
 
     // The canary goes: its sessions land on the primary; balanced mode maps the token onto the
     // primary's ring and sends no new cookie (spec §3.6).
