@@ -3,7 +3,7 @@
 
 BUILD   ?= release
 O       ?= build/$(BUILD)
-PKGS    := libuv libcurl libcjson yaml-0.1
+PKGS    := libuv libcurl libcjson yaml-0.1 libpcre2-8
 LLHTTP_SRC   ?= /usr/share/llhttp
 LLHTTP_INC   ?= /usr/share/include/llhttp
 MBEDTLS_LIBS ?= -lmbedtls -lmbedx509 -lmbedcrypto   # Debian 12 ships no mbedtls.pc

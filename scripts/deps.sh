@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev libfuzzer-14-dev
       libuv1-dev libcurl4-openssl-dev libcjson-dev libmbedtls-dev node-llhttp libyaml-dev
-      libcmocka-dev curl nginx-light haproxy wrk openssl
+      libcmocka-dev libpcre2-dev curl nginx-light haproxy wrk openssl
       chromium)   # test/browser drives it with npm playwright-core (no browser download)
 missing=()
 for p in "${pkgs[@]}"; do
