@@ -14,104 +14,12 @@
 #include <string.h>
 #include <strings.h>
 
-/* One parse: where reports go and how keys are built. */
-struct ann {
-    const struct tt_k8s_object *ing;
-    const char *prefix;
-    tt_model_reject_cb report;
-    void *ud;
-};
-
-/* Go's strings.TrimSpace, for the ASCII blanks (the Unicode ones cannot pass any validator
- * here anyway). */
-static struct tt_slice go_trim(const char *s)
-{
-    struct tt_slice v = tt_slice_cstr(s);
-    while (v.len > 0 && strchr(" \t\n\v\f\r", v.ptr[0]) != NULL) {
-        v.ptr++;
-        v.len--;
-    }
-    while (v.len > 0 && strchr(" \t\n\v\f\r", v.ptr[v.len - 1]) != NULL)
-        v.len--;
-    return v;
-}
-
-/* The value of annotation <prefix>/<name>, its full key written to |key|. NULL when absent,
- * empty or only blanks: ingress-nginx never validates an empty value, and a blank one ends up
- * absent too (its parseString rejects what trims to ""). */
-static const char *get(const struct ann *a, const char *name, char *key, size_t cap)
-{
-    const char *v;
-
-    snprintf(key, cap, "%s/%s", a->prefix, name);
-    v = tt_k8s_meta_annotation(&a->ing->meta, key);
-    return v != NULL && go_trim(v).len > 0 ? v : NULL;
-}
-
-static void bad(const struct ann *a, const char *key, const char *value, const char *why)
-{
-    char reason[512];
-
-    if (a->report == NULL)
-        return;
-    snprintf(reason, sizeof(reason), "annotation %s: \"%.64s%s\" %s", key, value,
-             strlen(value) > 64 ? "..." : "", why);
-    a->report(a->ud, "Ingress", a->ing->key, reason);
-}
-
-/* parser.ValidateOptions(opts, caseSensitive, trimSpace=true): the index of the option the
- * trimmed value equals, or -1. */
-static int option(const char *raw, const char *const *opts, size_t n, bool nocase)
-{
-    struct tt_slice v = go_trim(raw);
-
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(opts[i]) == v.len &&
-            (nocase ? strncasecmp(v.ptr, opts[i], v.len) : strncmp(v.ptr, opts[i], v.len)) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-/* parser.ValidateRegex(BasicCharsRegex or URLIsValidRegex, removeSpace=true): every byte
- * other than ' ' is one of A-Z a-z 0-9 - . _ ~ / : or |extra|. (Its extra CR/LF check is
- * covered: neither is in the class.) */
-static bool chars_ok(const char *raw, const char *extra)
-{
-    for (const unsigned char *p = (const unsigned char *)raw; *p != '\0'; p++) {
-        unsigned char c = *p;
-        if (c == ' ' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || strchr("-._~/:", c) != NULL ||
-            (extra != NULL && strchr(extra, c) != NULL))
-            continue;
-        return false;
-    }
-    return true;
-}
-
-/* strconv.ParseBool, on the raw value as parser.ValidateBool sees it. */
-static bool go_bool(const char *raw, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcmp(raw, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcmp(raw, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
+#include "model/internal.h"
 
 /* A whole number of seconds: blanks trimmed, optional '-', decimal digits, within int64. */
 static bool seconds(const char *raw, int64_t *out)
 {
-    struct tt_slice v = go_trim(raw);
+    struct tt_slice v = tt_model__go_trim(raw);
     bool neg = v.len > 0 && v.ptr[0] == '-';
     uint64_t n = 0;
     size_t i = neg ? 1 : 0;
@@ -131,52 +39,52 @@ static bool seconds(const char *raw, int64_t *out)
 }
 
 /* A boolean annotation: false when absent; a bad value is reported and counts as false. */
-static bool flag(const struct ann *a, const char *name)
+static bool flag(const struct tt_model__ann *a, const char *name)
 {
-    char key[320];
-    const char *v = get(a, name, key, sizeof(key));
+    char key[TT_MODEL__KEY_MAX];
+    const char *v = tt_model__ann_get(a, name, key, sizeof(key));
     bool b = false;
 
-    if (v != NULL && !go_bool(v, &b)) {
-        bad(a, key, v, "is not true or false; using false");
+    if (v != NULL && !tt_model__go_bool(v, &b)) {
+        tt_model__ann_bad(a, key, v, "is not true or false; using false");
         b = false;
     }
     return b;
 }
 
 /* session-cookie-expires / -max-age into *has and *val. */
-static void secs(const struct ann *a, const char *name, bool *has, int64_t *val)
+static void secs(const struct tt_model__ann *a, const char *name, bool *has, int64_t *val)
 {
-    char key[320];
-    const char *v = get(a, name, key, sizeof(key));
+    char key[TT_MODEL__KEY_MAX];
+    const char *v = tt_model__ann_get(a, name, key, sizeof(key));
 
     *has = false;
     *val = 0;
     if (v == NULL)
         return;
     if (!seconds(v, val)) {
-        bad(a, key, v, "is not a whole number of seconds; ignored");
+        tt_model__ann_bad(a, key, v, "is not a whole number of seconds; ignored");
         *val = 0;
         return;
     }
     *has = true;
 }
 
-/* A string checked by chars_ok: the trimmed value (inner spaces kept, as ingress-nginx does),
- * or an empty slice when absent or bad. */
-static struct tt_slice text(const struct ann *a, const char *name, const char *extra,
+/* A string checked by tt_model__chars_ok (spaces skipped): the trimmed value (inner spaces kept,
+ * as ingress-nginx does), or an empty slice when absent or bad. */
+static struct tt_slice text(const struct tt_model__ann *a, const char *name, const char *extra,
                             const char *why)
 {
-    char key[320];
-    const char *v = get(a, name, key, sizeof(key));
+    char key[TT_MODEL__KEY_MAX];
+    const char *v = tt_model__ann_get(a, name, key, sizeof(key));
 
     if (v == NULL)
         return tt_slice_make(NULL, 0);
-    if (!chars_ok(v, extra)) {
-        bad(a, key, v, why);
+    if (!tt_model__chars_ok(v, extra, true)) {
+        tt_model__ann_bad(a, key, v, why);
         return tt_slice_make(NULL, 0);
     }
-    return go_trim(v);
+    return tt_model__go_trim(v);
 }
 
 void tt_model_affinity_parse(const struct tt_k8s_object *ing, const char *prefix,
@@ -186,29 +94,29 @@ void tt_model_affinity_parse(const struct tt_k8s_object *ing, const char *prefix
     static const char *const modes[] = {"balanced", "persistent"};
     static const char *const behaviors[] = {"sticky", "legacy"};
     static const char *const samesites[] = {"none", "lax", "strict"};
-    const struct ann a = {ing, prefix, report, ud};
-    char key[320], key2[320];
+    const struct tt_model__ann a = {ing, prefix, report, ud};
+    char key[TT_MODEL__KEY_MAX], key2[TT_MODEL__KEY_MAX];
     const char *v;
     int i;
 
     memset(out, 0, sizeof(*out));
-    if ((v = get(&a, "affinity", key, sizeof(key))) != NULL) {
-        if (option(v, types, 1, false) == 0)
+    if ((v = tt_model__ann_get(&a, "affinity", key, sizeof(key))) != NULL) {
+        if (tt_model__option(v, types, 1, false) == 0)
             out->enabled = true;
         else
-            bad(&a, key, v, "is not cookie; ignored (no affinity)");
+            tt_model__ann_bad(&a, key, v, "is not cookie; ignored (no affinity)");
     }
-    if ((v = get(&a, "affinity-mode", key, sizeof(key))) != NULL) {
-        if ((i = option(v, modes, 2, false)) >= 0)
+    if ((v = tt_model__ann_get(&a, "affinity-mode", key, sizeof(key))) != NULL) {
+        if ((i = tt_model__option(v, modes, 2, false)) >= 0)
             out->mode = i == 1 ? TT_ROUTE_AFFINITY_PERSISTENT : TT_ROUTE_AFFINITY_BALANCED;
         else
-            bad(&a, key, v, "is not balanced or persistent; using balanced");
+            tt_model__ann_bad(&a, key, v, "is not balanced or persistent; using balanced");
     }
-    if ((v = get(&a, "affinity-canary-behavior", key, sizeof(key))) != NULL) {
-        if ((i = option(v, behaviors, 2, false)) >= 0)
+    if ((v = tt_model__ann_get(&a, "affinity-canary-behavior", key, sizeof(key))) != NULL) {
+        if ((i = tt_model__option(v, behaviors, 2, false)) >= 0)
             out->canary_behavior = i == 1 ? TT_ROUTE_CANARY_LEGACY : TT_ROUTE_CANARY_STICKY;
         else
-            bad(&a, key, v, "is not sticky or legacy; using sticky");
+            tt_model__ann_bad(&a, key, v, "is not sticky or legacy; using sticky");
     }
     if (!out->enabled) {
         /* ingress-nginx reads no session-cookie-* key then, so none is reported either. */
@@ -224,11 +132,11 @@ void tt_model_affinity_parse(const struct tt_k8s_object *ing, const char *prefix
     out->path = text(&a, "session-cookie-path", ",?&=", BASIC " , ? & =; using the Ingress path");
     out->domain = text(&a, "session-cookie-domain", NULL, BASIC "; ignored (no Domain)");
 #undef BASIC
-    if ((v = get(&a, "session-cookie-samesite", key, sizeof(key))) != NULL) {
-        if ((i = option(v, samesites, 3, true)) >= 0)
+    if ((v = tt_model__ann_get(&a, "session-cookie-samesite", key, sizeof(key))) != NULL) {
+        if ((i = tt_model__option(v, samesites, 3, true)) >= 0)
             out->samesite = (enum tt_route_samesite)(TT_ROUTE_SAMESITE_NONE + i);
         else
-            bad(&a, key, v, "is not None, Lax or Strict; ignored");
+            tt_model__ann_bad(&a, key, v, "is not None, Lax or Strict; ignored");
     }
     out->conditional_samesite_none = flag(&a, "session-cookie-conditional-samesite-none");
     out->secure = flag(&a, "session-cookie-secure");
@@ -238,9 +146,9 @@ void tt_model_affinity_parse(const struct tt_k8s_object *ing, const char *prefix
 
     /* controller.go: "session-cookie-path should be set when use-regex is true". The path is
      * then taken as written, as ingress-nginx does (tether matches it literally anyway). */
-    if (out->path.len == 0 && (v = get(&a, "use-regex", key, sizeof(key))) != NULL) {
+    if (out->path.len == 0 && (v = tt_model__ann_get(&a, "use-regex", key, sizeof(key))) != NULL) {
         bool regex = false;
-        if (go_bool(v, &regex) && regex && report != NULL) {
+        if (tt_model__go_bool(v, &regex) && regex && report != NULL) {
             char reason[1024];
             snprintf(key2, sizeof(key2), "%s/session-cookie-path", prefix);
             snprintf(reason, sizeof(reason),

@@ -3,7 +3,12 @@
  * Threads: the store's owner. Every build starts from scratch; backends are resolved once per
  * build (cached by name), and each problem is reported once per Ingress. Affinity state
  * (ring or key map) is built once per backend and mode and attached to the table; each sticky
- * rule points at its backend's and carries its own cookie settings (host+path scope). */
+ * rule points at its backend's and carries its own cookie settings (host+path scope).
+ * Canary Ingresses (spec/ingress-nginx-annotations.md §3.3) come in a second pass, once every
+ * ordinary Ingress has made its rules: each of their paths attaches to the primary rule of the
+ * same host, path and pathType (never making routes of its own), so the order in which the
+ * store holds primary and canary does not matter, and the split applies to that host+path
+ * only. A header pattern is compiled once per canary Ingress and build. */
 #include "model/build.h"
 
 #include <stdarg.h>
@@ -13,12 +18,16 @@
 #include <string.h>
 #include <strings.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "balance/affinity.h"
 #include "base/alloc.h"
 #include "base/base.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "model/annotations.h"
+#include "model/internal.h"
 #include "model/reuse.h"
 
 #define ANN_LEGACY_CLASS "kubernetes.io/ingress.class"
@@ -53,6 +62,20 @@ struct build {
     size_t nodes_cap;
     struct tt_model_reuse *reuse;   /* the caller's; NULL: build every state */
     struct tt_buf sig;              /* scratch: node ids joined, the reuse key */
+    /* Our Ingresses, oldest first, and their canary annotations (parsed once per build). */
+    const struct tt_k8s_object **ours;
+    struct tt_model_canary *canary;
+    size_t n_ours;
+    /* Primary rules (by their builder policy, which identifies a rule) the canary Ingress
+     * being built has attached which backend to, so that it attaches once per pair. */
+    struct attached {
+        const struct tt_route_policy *rule;
+        int backend;
+    } *att;
+    size_t att_n, att_cap;
+    /* PCRE2 contexts allocating through tt_malloc, made on first use. */
+    pcre2_general_context *pcre_gc;
+    pcre2_compile_context *pcre_cc;
 };
 
 void tt_model_config_init(struct tt_model_config *cfg)
@@ -378,6 +401,11 @@ static enum tt_path_type path_type(enum tt_k8s_path_type t)
     }
 }
 
+static const char *type_name(enum tt_path_type t)
+{
+    return t == TT_PATH_EXACT ? "Exact" : t == TT_PATH_PREFIX ? "Prefix" : "ImplementationSpecific";
+}
+
 static void ingress_policy(struct build *bd, struct tt_route_policy *pol)
 {
     char key[320];
@@ -611,6 +639,235 @@ static int do_ingress(struct build *bd)
     return 0;
 }
 
+/* ---- canary Ingresses ---- */
+
+/* pcre2_compile error 121, "failed to allocate heap memory" (ERR21; compile errors are
+ * COMPILE_ERROR_BASE 100 + n and have no public names). */
+#define PCRE2_COMPILE_NO_MEMORY 121
+
+static void *pcre_alloc(PCRE2_SIZE n, void *ud)
+{
+    (void)ud;
+    return tt_malloc(n);
+}
+
+static void pcre_release(void *p, void *ud)
+{
+    (void)ud;
+    tt_free(p);
+}
+
+static void release_regex(void *obj)
+{
+    pcre2_code_free(obj);
+}
+
+/* Compiles the canary's canary-by-header-pattern with PCRE2's defaults (unanchored,
+ * case-sensitive, no UTF: what ingress-nginx's ngx.re.match does with no options), JIT-compiled
+ * when the platform allows it, and attaches the code to the table, so that the data plane
+ * matches without compiling. The code allocates through tt_malloc, so match data made from it
+ * does too. Sets *out, to NULL when the pattern does not compile (reported with PCRE2's message
+ * and offset: a request carrying the header then goes to the primary). Returns 0 or
+ * TT_ENOMEM. */
+static int compile_pattern(struct build *bd, struct tt_slice pattern, const void **out)
+{
+    char key[TT_MODEL__KEY_MAX];
+    PCRE2_UCHAR msg[160];
+    PCRE2_SIZE off = 0;
+    pcre2_code *code;
+    int ec = 0, rc;
+
+    *out = NULL;
+    if (bd->pcre_cc == NULL) {
+        if (bd->pcre_gc == NULL &&
+            (bd->pcre_gc = pcre2_general_context_create(pcre_alloc, pcre_release, NULL)) == NULL)
+            return TT_ENOMEM;
+        if ((bd->pcre_cc = pcre2_compile_context_create(bd->pcre_gc)) == NULL)
+            return TT_ENOMEM;
+    }
+    code = pcre2_compile((PCRE2_SPTR)pattern.ptr, pattern.len, 0, &ec, &off, bd->pcre_cc);
+    if (code == NULL) {
+        if (ec == PCRE2_COMPILE_NO_MEMORY)
+            return TT_ENOMEM;
+        if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
+            snprintf((char *)msg, sizeof(msg), "error %d", ec);
+        snprintf(key, sizeof(key), "%s/canary-by-header-pattern", bd->cfg.annotations_prefix);
+        report(bd,
+               "annotation %s: \"%.*s%s\" is not a valid PCRE pattern (%s at offset %zu); "
+               "requests carrying the header go to the primary",
+               key, (int)(pattern.len > 64 ? 64 : pattern.len), pattern.ptr,
+               pattern.len > 64 ? "..." : "", (const char *)msg, (size_t)off);
+        return 0;
+    }
+    /* Best effort: without JIT (no memory, or a platform that forbids it) pcre2_match
+     * interprets the same code. */
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    if ((rc = tt_route_builder_attach(bd->b, code, release_regex)) != 0)
+        return rc; /* attach released |code| */
+    *out = code;
+    return 0;
+}
+
+/* Attaches the canary Ingress being built (bd->ing, annotations |c|, request rules |base|),
+ * with its Ingress backend |be|, to the primary rule for |host|, |path| and |type|, once per
+ * rule and backend. |field| names the Ingress field for reports ("spec.rules[0].http.paths[1]");
+ * NULL is the catch-all (spec.defaultBackend), which tries every primary rule without a host
+ * and passes quietly over those it cannot take. The canary's Service is resolved in the canary
+ * Ingress's namespace; a sticky primary (affinity-canary-behavior sticky) gives the canary the
+ * primary rule's cookie settings over the state (ring or key map, in the primary's mode) of
+ * the canary's own backend, named with the canary's upstream name. Sets *attached when it
+ * attached. Returns 0 or TT_ENOMEM. */
+static int attach(struct build *bd, const struct tt_model_canary *c,
+                  const struct tt_route_canary *base, const char *host, const char *path,
+                  enum tt_path_type type, const struct tt_k8s_ingress_backend *be,
+                  const char *field, bool *attached)
+{
+    const struct tt_route_policy *ppol = NULL;
+    struct tt_route_affinity prim;
+    struct tt_route_canary can = *base;
+    struct tt_err err = {0};
+    bool any_host = host == NULL || host[0] == '\0';
+    int pidx = -1, idx, rc;
+
+    if (tt_route_builder_find_rule(bd->b, host, path, type, &ppol, &pidx) != 0) {
+        if (field != NULL)
+            report(bd, "%s: no primary rule %s%.253s%s path %.64s (%s); the canary is not used",
+                   field, any_host ? "without a host" : "for host ", any_host ? "" : host,
+                   any_host ? " for" : ",", path, type_name(type));
+        return 0;
+    }
+    /* A copy: the builder's policy is only borrowed. Its strings stay where they are. */
+    prim = ppol->affinity;
+    if ((idx = backend(bd, bd->ing->meta.ns, be)) < 0)
+        return idx;
+    if (idx == pidx) {
+        if (field != NULL)
+            report(bd,
+                   "%s: the canary's backend (service %.253s) is the one the primary rule for "
+                   "%.253s%.64s already uses; the canary is not used",
+                   field, be->service, any_host ? "" : host, path);
+        return 0;
+    }
+    for (size_t k = 0; k < bd->att_n; k++)
+        if (bd->att[k].rule == ppol && bd->att[k].backend == idx)
+            return 0; /* "/foo" and "/foo/" (Prefix) are one rule; so is the catch-all's */
+
+    memset(&can.affinity, 0, sizeof(can.affinity));
+    can.affinity.canary_behavior = c->behavior;
+    if (prim.enabled && c->behavior == TT_ROUTE_CANARY_STICKY) {
+        const struct tt_affinity *state = NULL;
+        if ((rc = affinity_state(bd, idx, be, prim.mode, &state)) != 0)
+            return rc;
+        if (state != NULL) { /* NULL: too many endpoints for a ring (reported); not sticky */
+            can.affinity = prim;
+            can.affinity.canary_behavior = TT_ROUTE_CANARY_STICKY;
+            can.affinity.state = state;
+        }
+    }
+    if (bd->att_n == bd->att_cap) {
+        size_t cap = bd->att_cap < 8 ? 8 : bd->att_cap * 2;
+        struct attached *v = tt_realloc(bd->att, cap * sizeof(*v));
+        if (v == NULL)
+            return TT_ENOMEM;
+        bd->att = v;
+        bd->att_cap = cap;
+    }
+    rc = tt_route_builder_add_canary(bd->b, host, path, type, idx, bd->ing->key, &can, &err);
+    if (rc == TT_ENOMEM)
+        return rc;
+    if (rc != 0) { /* cannot happen with what is checked above; said rather than lost */
+        report(bd, "%s: %s", field != NULL ? field : "spec.defaultBackend", err.msg);
+        return 0;
+    }
+    bd->att[bd->att_n++] = (struct attached){ppol, idx};
+    *attached = true;
+    return 0;
+}
+
+/* spec.defaultBackend of a canary Ingress: ingress-nginx makes it a catch-all alternative for
+ * every location of the "_" server, i.e. of the rules without a host. Here it attaches to each
+ * primary rule without a host (of every ordinary Ingress, oldest first) that does not already
+ * use that backend. */
+static int do_canary_default(struct build *bd, const struct tt_model_canary *c,
+                             const struct tt_route_canary *base)
+{
+    const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
+    bool attached = false;
+    int rc;
+
+    if (ing->default_backend_invalid != NULL) {
+        report(bd, "%s", ing->default_backend_invalid);
+        return 0;
+    }
+    for (size_t i = 0; i < bd->n_ours; i++) {
+        const struct tt_k8s_ingress *pi = &bd->ours[i]->u.ingress;
+        if (bd->canary[i].enabled)
+            continue;
+        for (size_t r = 0; r < pi->n_rules; r++) {
+            const struct tt_k8s_ingress_rule *rule = &pi->rules[r];
+            if (rule->host != NULL && rule->host[0] != '\0')
+                continue;
+            for (size_t p = 0; p < rule->n_paths; p++) {
+                const struct tt_k8s_ingress_path *ip = &rule->paths[p];
+                if (ip->invalid != NULL)
+                    continue;
+                rc = attach(bd, c, base, NULL, ip->path != NULL ? ip->path : "/",
+                            path_type(ip->type), &ing->default_backend, NULL, &attached);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    if (!attached)
+        report(bd, "spec.defaultBackend: there is no primary rule without a host (that does not "
+                   "already use this backend) for it to be a catch-all canary of; the canary is "
+                   "not used");
+    return 0;
+}
+
+/* One canary Ingress: its paths attach to primary rules, then its defaultBackend; it makes no
+ * rules or defaults of its own. Its proxy-body-size and affinity annotations are not read: the
+ * primary rule's policy applies (spec §3.4). */
+static int do_canary(struct build *bd, const struct tt_model_canary *c)
+{
+    const struct tt_k8s_ingress *ing = &bd->ing->u.ingress;
+    struct tt_route_canary base = {0};
+    char field[96];
+    bool attached = false;
+    int rc;
+
+    bd->att_n = 0;
+    base.header = c->header;
+    base.header_value = c->header_value;
+    base.header_pattern = c->header_pattern;
+    base.cookie = c->cookie;
+    base.weight = c->weight;
+    base.weight_total = c->weight_total;
+    /* The pattern is only ever consulted for a header rule without a value (§3.2). */
+    if (c->header.len > 0 && c->header_value.len == 0 && c->header_pattern.len > 0 &&
+        (rc = compile_pattern(bd, c->header_pattern, &base.header_regex)) != 0)
+        return rc;
+    for (size_t r = 0; r < ing->n_rules; r++) {
+        const struct tt_k8s_ingress_rule *rule = &ing->rules[r];
+        for (size_t p = 0; p < rule->n_paths; p++) {
+            const struct tt_k8s_ingress_path *ip = &rule->paths[p];
+
+            snprintf(field, sizeof(field), "spec.rules[%zu].http.paths[%zu]", r, p);
+            if (ip->invalid != NULL) {
+                report(bd, "%s: %s", field, ip->invalid);
+                continue;
+            }
+            rc = attach(bd, c, &base, rule->host, ip->path != NULL ? ip->path : "/",
+                        path_type(ip->type), &ip->backend, field, &attached);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    if (ing->has_default_backend && (rc = do_canary_default(bd, c, &base)) != 0)
+        return rc;
+    return 0;
+}
+
 /* ---- the build ---- */
 
 static int cmp_age(const void *pa, const void *pb)
@@ -648,11 +905,22 @@ struct tt_route_table *tt_model_build(const struct tt_k8s_store *s,
     }
     /* Oldest first, so the oldest Ingress wins conflicts (spec §2.1). */
     qsort(ours, n, sizeof(*ours), cmp_age);
-    for (size_t i = 0; i < n; i++) {
-        bd.ing = ours[i];
-        bd.ing_seq = i;
-        if (do_ingress(&bd) != 0)
-            goto out; /* only TT_ENOMEM gets here */
+    if ((bd.canary = tt_calloc(n > 0 ? n : 1, sizeof(*bd.canary))) == NULL)
+        goto out;
+    bd.ours = ours;
+    bd.n_ours = n;
+    for (size_t i = 0; i < n; i++)
+        tt_model_canary_parse(ours[i], bd.cfg.annotations_prefix, on_reject, ud, &bd.canary[i]);
+    /* Ordinary Ingresses make the rules; then canaries attach to them (oldest first too). */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (bd.canary[i].enabled != (pass == 1))
+                continue;
+            bd.ing = ours[i];
+            bd.ing_seq = i;
+            if ((pass == 0 ? do_ingress(&bd) : do_canary(&bd, &bd.canary[i])) != 0)
+                goto out; /* only TT_ENOMEM gets here */
+        }
     }
     t = tt_route_builder_finish(bd.b, generation);
     bd.b = NULL; /* consumed either way */
@@ -664,6 +932,10 @@ out:
     tt_free(bd.nodes);
     tt_free(bd.node_ids);
     tt_buf_dispose(&bd.sig);
+    tt_free(bd.canary);
+    tt_free(bd.att);
+    pcre2_compile_context_free(bd.pcre_cc);
+    pcre2_general_context_free(bd.pcre_gc);
     cache_dispose(&bd);
     if (reuse != NULL)
         tt_model__reuse_commit(reuse, t != NULL);

@@ -72,6 +72,24 @@ size_t tt_model_reuse_count(const struct tt_model_reuse *r);
  * and the state (ring or key map) of that rule's backend, built over exactly the backend's
  * endpoints so that its indexes are positions in backend->endpoints; the table owns it.
  * defaultBackend policies are never sticky (ingress-nginx issues no cookie there).
+ * Canaries (spec/ingress-nginx-annotations.md §3; annotations in model/annotations.h): an
+ * Ingress of ours with canary "true" makes no rules or defaults. After every other Ingress
+ * (oldest first) has made its rules, each canary Ingress (oldest first, then namespace/name)
+ * attaches each of its paths to the primary rule with the same host (as written; a path
+ * without a host to the rules without a host), path and pathType, as a tt_route_canary with
+ * its own backend (resolved in its namespace) after those attached before it; a path with no
+ * such rule, or whose backend is the rule's own, is reported and not used. Its
+ * spec.defaultBackend attaches in the same way to every primary rule without a host (ingress-
+ * nginx's catch-all alternative for the "_" server), quietly skipping rules on that backend.
+ * The rule's policy stays the primary's; the canary Ingress's own proxy-body-size and
+ * affinity annotations are not applied (reported once). Under a sticky primary rule and
+ * affinity-canary-behavior sticky, the canary gets the rule's cookie settings with the state
+ * of its own backend in the rule's mode (named with its ingress-nginx upstream name); legacy,
+ * or a primary that is not sticky, leaves it without affinity. canary-by-header-pattern is
+ * compiled once per canary Ingress (PCRE2 defaults: unanchored, case-sensitive), JIT-compiled
+ * when possible and attached to the table as header_regex, only where the data plane consults
+ * it (a header named, no header value); one that does not compile is reported and gives
+ * header_regex NULL with header_pattern kept.
  * |reuse| (may be NULL) carries those states between builds, see above; a failed build leaves
  * it as it was.
  * Returns NULL only on out of memory; the store is only read. */
