@@ -9,6 +9,9 @@
  *   E|P|I|X<backend>host<TAB>path  add_rule with type Exact, Prefix, ImplSpecific or a bad
  *                                  type; no TAB means no host; <backend> is '0' + index
  *   d<backend>host                 set_default (empty host: the table default)
+ *   c<backend><E|P|I>host<TAB>path find_rule, then add_canary (header "h<line>", a weight and
+ *                                  total from the line number) on the rule the reference says
+ *                                  is the same; the table must keep them in order, clamped
  * Anything else is ignored. Rules on odd lines are sticky: cookie "c<line>", cookie Path the
  * rule's path (a ';' in it makes the builder refuse the rule), and a state object attached to
  * the builder, which the table must release. */
@@ -31,6 +34,9 @@ struct ref_rule {
     int backend;
     uint64_t max_body;
     bool sticky;
+    int canaries[MAX_LINES]; /* line number of each canary added, in order */
+    int canary_backend[MAX_LINES];
+    int n_canaries;
 };
 
 struct ref_default {
@@ -44,6 +50,7 @@ struct ref {
     int n_rules;
     struct ref_default defs[MAX_LINES];
     int n_defs;
+    int n_backends;
 };
 
 static void lower(char *s)
@@ -151,6 +158,22 @@ static void ref_select(const struct ref *r, const char *h, size_t n, char *out)
 
 static void *state_obj; /* attached to the builder of the current input */
 
+/* The weight and total a canary on line |lineno| asks for, and what the table must hold. */
+static void canary_asked(int lineno, uint32_t *w, uint32_t *total)
+{
+    *w = (uint32_t)(lineno * 37) % 400;
+    *total = (uint32_t)(lineno * 53) % 300;
+}
+
+static void canary_weights(int lineno, uint32_t *w, uint32_t *total)
+{
+    canary_asked(lineno, w, total);
+    if (*total < 100)
+        *total = 100;
+    if (*w > *total)
+        *w = *total;
+}
+
 /* A rule's affinity as the table holds it: copied strings, NUL-terminated, zero when off. */
 static bool sticky_ok(const struct tt_route_affinity *a, const struct ref_rule *q)
 {
@@ -205,6 +228,21 @@ static void check(const struct tt_route_table *t, const struct ref *r, const cha
                     (int)host_len, host, (int)path_len, path, best->host, best->path, best->type);
             abort();
         }
+        if (m.rule->n_canaries != (uint32_t)best->n_canaries ||
+            (best->n_canaries == 0) != (m.rule->canaries == NULL))
+            abort();
+        for (int k = 0; k < best->n_canaries; k++) {
+            const struct tt_route_canary *c = &m.rule->canaries[k];
+            char hdr[16];
+            uint32_t w, total;
+            canary_weights(best->canaries[k], &w, &total);
+            snprintf(hdr, sizeof(hdr), "h%d", best->canaries[k]);
+            if (c->backend->index != (uint32_t)best->canary_backend[k] || c->weight != w ||
+                c->weight_total != total || strcmp(c->header.ptr, hdr) != 0 ||
+                c->header.len != strlen(hdr) || strcmp(c->ingress, "fz/canary") != 0 ||
+                c->cookie.len != 0 || c->cookie.ptr[0] != '\0' || c->affinity.enabled)
+                abort();
+        }
         return;
     }
     for (int pass = 0; pass < 2 && want_backend < 0; pass++) {
@@ -239,6 +277,77 @@ static bool ref_has_rule(const struct ref *r, const char *host, const char *path
             return true;
     }
     return false;
+}
+
+/* The reference rule that is the same as (host, path, type), as ref_has_rule decides. */
+static struct ref_rule *ref_find_rule(struct ref *r, const char *host, const char *path,
+                                      enum tt_path_type type)
+{
+    for (int i = 0; i < r->n_rules; i++) {
+        struct ref_rule *q = &r->rules[i];
+        if (strcmp(q->host, host) != 0 || q->type != type)
+            continue;
+        if (type == TT_PATH_EXACT ? strcmp(q->path, path) == 0
+                                  : prefix_len(q->path, path, strlen(path)) >= 0 &&
+                                        prefix_len(path, q->path, strlen(q->path)) >= 0)
+            return q;
+    }
+    return NULL;
+}
+
+/* c<backend><type>host<TAB>path: a canary on the rule the reference finds. */
+static void do_canary(struct tt_route_builder *b, struct ref *r, const char *line, size_t n,
+                      int lineno)
+{
+    char buf[MAX_LEN + 1], key[MAX_LEN + 1], hdr[16];
+    const char *host = NULL, *path;
+    char *tab;
+    enum tt_path_type type;
+    const struct tt_route_policy *pol = NULL;
+    struct tt_route_canary c = {0};
+    struct ref_rule *q;
+    struct tt_err err = {0};
+    int backend = (int)(unsigned char)line[1] - '0', found = -1, rc;
+
+    if (n < 3)
+        return;
+    type = line[2] == 'E' ? TT_PATH_EXACT : line[2] == 'P' ? TT_PATH_PREFIX : TT_PATH_IMPL_SPECIFIC;
+    memcpy(buf, line + 3, n - 3);
+    buf[n - 3] = '\0';
+    if ((tab = strchr(buf, '\t')) != NULL) {
+        *tab = '\0';
+        host = buf;
+        path = tab + 1;
+    } else {
+        path = buf;
+    }
+    snprintf(key, sizeof(key), "%s", host != NULL ? host : "");
+    lower(key);
+    q = ref_find_rule(r, key, path, type);
+    rc = tt_route_builder_find_rule(b, host, path, type, &pol, &found);
+    if ((rc == 0) != (q != NULL) || (rc != 0 && rc != TT_ENOENT) ||
+        (q != NULL && (found != q->backend || pol == NULL || pol->max_body != q->max_body)))
+        abort(); /* find_rule and the reference disagree */
+    snprintf(hdr, sizeof(hdr), "h%d", lineno);
+    c.header = tt_slice_cstr(hdr);
+    canary_asked(lineno, &c.weight, &c.weight_total);
+    rc = tt_route_builder_add_canary(b, host, path, type, backend, "fz/canary", &c, &err);
+    if (rc != 0 && (err.code != rc || err.msg[0] == '\0'))
+        abort();
+    if (q == NULL) {
+        if (rc != TT_ENOENT)
+            abort(); /* a canary never makes a rule */
+        return;
+    }
+    if (backend < 0 || backend >= r->n_backends || backend == q->backend) {
+        if (rc != TT_EINVAL)
+            abort();
+        return;
+    }
+    if (rc != 0)
+        abort();
+    q->canaries[q->n_canaries] = lineno;
+    q->canary_backend[q->n_canaries++] = backend;
 }
 
 static void check_backends(const struct tt_route_table *t)
@@ -276,6 +385,10 @@ static void do_line(struct tt_route_builder *b, struct ref *r, const char *line,
 
     if (n < 2 || n > MAX_LEN)
         return;
+    if (line[0] == 'c') {
+        do_canary(b, r, line, n, lineno);
+        return;
+    }
     memcpy(buf, line + 2, n - 2);
     buf[n - 2] = '\0';
     backend = (int)(unsigned char)line[1] - '0';
@@ -300,6 +413,8 @@ static void do_line(struct tt_route_builder *b, struct ref *r, const char *line,
         rc = tt_route_builder_add_backend(b, "fz", host != NULL ? host : "svc", port, eps, k);
         if (rc < 0 && rc != TT_ENOMEM)
             abort();
+        if (rc >= r->n_backends)
+            r->n_backends = rc + 1;
         return;
     }
     if (line[0] == 'd') {
