@@ -754,4 +754,23 @@ describe('canary releases', SUITE, () => {
     const h = await expect(a, hdr('X-Canary', 'always'), 'v2', 'header');
     assert.deepEqual(h.setCookies, []);
   });
+
+  // Last: a host-less primary rule catches every host no other rule names.
+  test('a canary Ingress with only a defaultBackend is a catch-all alternative for the primary rules without a host (spec §3.3)', async () => {
+    const v1 = await svc('any-v1');
+    const v2 = await svc('any-v2');
+    kube.apply(ingress('any-v2', { annotations: canary({ 'canary-by-header': 'X-Canary' }), defaultBackend: { service: 'any-v2' } }));
+    await sync();
+    assert.equal((await get('whatever.any.canary.test', hdr('X-Canary', 'always'))).status, 404, 'a canary\'s defaultBackend is no default backend');
+    kube.apply(ingress('any', { rules: [{ paths: [{ path: '/', service: 'any-v1' }] }] }));
+    const named = await release('anyhost', { canary: {} });
+    await sync();
+    const a = { host: 'whatever.any.canary.test', v1, v2, route: 'default/any', backends: { v1: 'default/any-v1:80', v2: 'default/any-v2:80' } };
+    await expect(a, hdr('X-Canary', 'always'), 'v2', 'header');
+    await expect(a, {}, 'v1', 'none');
+    await expect(named, hdr('X-Canary', 'always'), 'v1', 'none', 'a rule with a host is not caught');
+    kube.remove('Ingress', 'default', 'any-v2');
+    kube.remove('Ingress', 'default', 'any');
+    await sync();
+  });
 });
