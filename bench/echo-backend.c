@@ -7,8 +7,11 @@
  * prebuilt, so a request costs one parse and a share of one writev: it must never be the
  * bottleneck (about 100k req/s alone on one core).
  *
- * usage: echo-backend PORT [ADDR]    (ADDR defaults to 127.0.0.1)
- * Prints "ready <port>" on stdout once listening. Exits on SIGTERM/SIGINT.
+ * usage: echo-backend PORT [ADDR...]    (ADDR defaults to 127.0.0.1)
+ * With several ADDRs it listens on PORT at each of them (e.g. 127.0.0.1 127.0.0.2 ...), one
+ * process and one event loop for all: bench/run.sh uses that to give a Service several
+ * endpoints ("pods") for the sticky-session scenarios. Prints "ready <port>" on stdout once
+ * listening on every address. Exits on SIGTERM/SIGINT.
  *
  * Not part of tether: built by bench/run.sh with `cc -O2` into build/bench/.
  */
@@ -30,6 +33,7 @@
 #define IN_CAP   16384  /* request head limit, and read buffer */
 #define MAX_IOV  64     /* responses queued per connection before we stop parsing */
 #define MAX_FD   65536
+#define MAX_LISTEN 256  /* listening addresses */
 
 enum resp_id { R_1K = 0, R_64K, R_1K_CLOSE, R_64K_CLOSE, R_400, R_COUNT };
 
@@ -52,6 +56,7 @@ struct conn {
 
 static struct resp resps[R_COUNT];
 static struct conn *conns[MAX_FD];
+static unsigned char listener[MAX_FD];   /* 1 for listening sockets */
 static int ep;
 static volatile sig_atomic_t stop;
 
@@ -313,11 +318,14 @@ static void on_accept(int lfd)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PORT [ADDR]\n", argv[0]);
+        fprintf(stderr, "usage: %s PORT [ADDR...]\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]);
-    const char *addr = argc > 2 ? argv[2] : "127.0.0.1";
+    if (argc - 2 > MAX_LISTEN) {
+        fprintf(stderr, "at most %d addresses\n", MAX_LISTEN);
+        return 2;
+    }
 
     build_resp(R_1K, 1024, "200 OK", 0);
     build_resp(R_64K, 65536, "200 OK", 0);
@@ -330,21 +338,27 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
-        fprintf(stderr, "bad address %s\n", addr);
-        return 2;
-    }
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4096) < 0) {
-        perror("bind/listen");
-        return 1;
-    }
     ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event lev = { .events = EPOLLIN, .data.fd = lfd };
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+    int naddr = argc > 2 ? argc - 2 : 1;
+    for (int i = 0; i < naddr; i++) {
+        const char *addr = argc > 2 ? argv[2 + i] : "127.0.0.1";
+        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+            fprintf(stderr, "bad address %s\n", addr);
+            return 2;
+        }
+        if (lfd < 0 || lfd >= MAX_FD || bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+            listen(lfd, 4096) < 0) {
+            fprintf(stderr, "bind/listen %s:%d: %s\n", addr, port, strerror(errno));
+            return 1;
+        }
+        listener[lfd] = 1;
+        struct epoll_event lev = { .events = EPOLLIN, .data.fd = lfd };
+        epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+    }
     printf("ready %d\n", port);
     fflush(stdout);
 
@@ -353,8 +367,8 @@ int main(int argc, char **argv)
         int n = epoll_wait(ep, evs, 256, 500);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (fd == lfd) {
-                on_accept(lfd);
+            if (listener[fd]) {
+                on_accept(fd);
                 continue;
             }
             struct conn *c = conns[fd];

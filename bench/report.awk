@@ -60,6 +60,14 @@ BEGIN {
     title["ka-1k"] = "keep-alive /1k"
     title["ka-64k"] = "keep-alive /64k"
     title["close-1k"] = "Connection: close /1k"
+    # The multi-endpoint scenarios (titles completed with the endpoint count in END).
+    title["multi-1k"] = "keep-alive /1k, %s endpoints round-robin, affinity cookie sent but unused (control)"
+    title["sticky-1k"] = "sticky keep-alive /1k, %s endpoints, valid cookie on every request (tether balanced; nginx hash $cookie consistent; HAProxy cookie insert)"
+    title["sticky-new-1k"] = "sticky keep-alive /1k, %s endpoints, no cookie: tether and HAProxy issue one per request, nginx round-robins"
+    title["sticky-persist-1k"] = "sticky keep-alive /1k, %s endpoints, valid tether persistent-mode cookie (nginx and HAProxy as sticky-1k)"
+    # Differences inside one proxy, same round: "a b" = us/req of scenario a minus scenario b.
+    npairs = split("sticky-1k multi-1k|sticky-new-1k multi-1k|sticky-persist-1k multi-1k|multi-1k ka-1k|sticky-1k ka-1k|sticky-new-1k ka-1k", pairs_s, "|")
+    aff_out[1] = "hit"; aff_out[2] = "new"; aff_out[3] = "rebind"; aff_out[4] = "failover"
     ncont = split("direct nginx haproxy tether", cont, " ")
     # Issue 2 targets: tether's CPU per request at most nginx's (median of paired ratios).
     ntgt = 3
@@ -94,6 +102,37 @@ FNR == NR { meta[$1] = $2; mkey[++nmeta] = $1; next }
     L_wcpu[s, c] = add(L_wcpu[s, c], $23)
     L_oth[s, c] = add(L_oth[s, c], $27)
     L_oth_all = add(L_oth_all, $27)
+    if ($28 != "") {        # tether's affinity decisions in the run: hit new rebind failover
+        n = split($28, d, " ")
+        for (i = 1; i <= 4; i++) aff[s, i] += d[i]
+        aff_req[s] += $10; aff_seen[s] = 1
+    }
+}
+
+function sgn(v) { return sprintf("%+.1f", v) }
+function dcell(list) {                         # signed "median [min .. max]"
+    if (list == "") return "-"
+    if (count(list) == 1) return sgn(list)
+    return sgn(median(list)) " [" sgn(lo(list)) " .. " sgn(hi(list)) "]"
+}
+
+# Per-round differences and ratios of contender c's us/req between scenarios a and b.
+function within(c, a, b,    r, key, dl, rl, per, sep, v) {
+    key = a " - " b
+    dl = ""; rl = ""; per = ""; sep = ""
+    for (r = 1; r <= nrounds; r++) {
+        if (((a, c, r) in got) && ((b, c, r) in got) && proxy[a, c, r] != "" && proxy[b, c, r] + 0 > 0) {
+            v = proxy[a, c, r] - proxy[b, c, r]
+            dl = add(dl, sprintf("%.2f", v)); rl = add(rl, sprintf("%.3f", proxy[a, c, r] / proxy[b, c, r]))
+            per = per sep sgn(v)
+        } else per = per sep "-"
+        sep = " "
+    }
+    if (dl == "") return 0
+    nwithin++
+    W_c[nwithin] = c; W_key[nwithin] = key; W_d[nwithin] = dl; W_r[nwithin] = rl
+    printf "  %-8s %-29s %-23s x%-21s rounds: %s\n", c, key, dcell(dl) " us", cell(rl, "%.2f"), per
+    return 1
 }
 
 function pair(s, a, b, metric,    r, v, key, list) {
@@ -136,7 +175,7 @@ END {
 
     for (si = 1; si <= nscen; si++) {
         s = scen[si]
-        printf "\n== %s  (median [min-max] over rounds)\n", (s in title) ? title[s] : s
+        printf "\n== %s  (median [min-max] over rounds)\n", (s in title) ? sprintf(title[s], meta["sticky_endpoints"]) : s
         printf "  %-8s %-27s %-22s %-22s %-16s %-9s %s\n", "", "req/s", "p99 ms", "proxy us/req", "backend us/req", "PSS MiB", "CPU% proxy/backend/wrk/others"
         for (i = 1; i <= ncont; i++) {
             c = cont[i]
@@ -159,6 +198,29 @@ END {
         pair(s, "tether", "direct", "rps"); pair(s, "nginx", "direct", "rps"); pair(s, "haproxy", "direct", "rps")
         for (k = 1; k <= nkeys[s]; k++) ratio_line(s, rkey[s, k])
         if (nkeys[s] == 0) printf "    (none: fewer than two contenders ran)\n"
+        if ((s in aff_seen) && (s ~ /^sticky-/ || s == "multi-1k") && aff_req[s] > 0)
+            printf "  tether affinity decisions per request (measured runs, /metrics): hit %.3f  new %.3f  rebind %.3f  failover %.3f\n",
+                aff[s, 1] / aff_req[s], aff[s, 2] / aff_req[s], aff[s, 3] / aff_req[s], aff[s, 4] / aff_req[s]
+    }
+
+    # Cost of affinity inside each proxy: scenario against scenario, paired by round.
+    nw = 0
+    for (p = 1; p <= npairs; p++) {
+        split(pairs_s[p], ab, " ")
+        if ((ab[1] in seen_s) && (ab[2] in seen_s)) nw++
+    }
+    if (nw > 0) {
+        printf "\n== inside each proxy: us/req of one scenario minus another's, paired by round (median [min .. max])\n"
+        if ("multi-1k" in seen_s)
+            printf "   (X - multi-1k: the cost of affinity alone, same %s endpoints and, for sticky-1k, the same request bytes)\n", meta["sticky_endpoints"]
+        else
+            printf "   (X - ka-1k also holds the Cookie header and %s endpoints instead of 1; add multi-1k for the affinity alone)\n", meta["sticky_endpoints"]
+        split("tether nginx haproxy", wc, " ")
+        for (i = 1; i <= 3; i++)
+            for (p = 1; p <= npairs; p++) {
+                split(pairs_s[p], ab, " ")
+                if ((ab[1] in seen_s) && (ab[2] in seen_s)) within(wc[i], ab[1], ab[2])
+            }
     }
 
     printf "\n== targets (issue 2, item 8: medians of paired ratios)\n"
@@ -179,6 +241,14 @@ END {
     if ((s, key) in R && R[s, key] != "")
         printf "info  keep-alive /1k: tether req/s / nginx's >= 0.95 (benchmarking.md gate)   %.2f %s\n",
             median(R[s, key]), (median(R[s, key]) >= 0.95) ? "ok" : "below"
+    s = "sticky-1k"; key = "tether/nginx us/req"
+    if ((s, key) in R && R[s, key] != "")
+        printf "info  sticky-1k: tether us/req / nginx's (hash $cookie_%s consistent)                  %.2f [%.2f-%.2f]\n",
+            meta["cookie_name"], median(R[s, key]), lo(R[s, key]), hi(R[s, key])
+    s = "sticky-new-1k"
+    if ((s, key) in R && R[s, key] != "")
+        printf "info  sticky-new-1k: tether us/req / nginx's (tether issues a cookie, nginx does not) %.2f [%.2f-%.2f]\n",
+            median(R[s, key]), lo(R[s, key]), hi(R[s, key])
     if (L_oth_all != "" && median(L_oth_all) > meta["load_max"] + 0)
         printf "WARN  other processes used %.2f cores (median, max %.2f) during the runs, above LOAD_MAX %s: numbers are disturbed (a quiet machine, or NICE=-10, helps)\n", median(L_oth_all), hi(L_oth_all), meta["load_max"]
     if (nflag) printf "note  flagged runs (errors, short bodies or no result) are marked !! above; errors must be 0\n"
@@ -190,7 +260,7 @@ END {
     printf "\n  },\n  \"runs\": [" > json
     for (i = 1; i <= nrows; i++) {
         n = split(row[i], f, "\t")
-        for (k = n + 1; k <= 27; k++) f[k] = ""
+        for (k = n + 1; k <= 28; k++) f[k] = ""
         printf "%s\n    {\"round\": %d, \"scenario\": %s, \"contender\": %s, \"position\": %s, \"status\": %s", \
             (i > 1 ? "," : ""), f[1], jstr(f[2]), jstr(f[3]), jnum(f[4]), jstr(f[5]) > json
         if (f[6] != "")
@@ -198,6 +268,10 @@ END {
                 jnum(f[6]), jnum(f[7]), jnum(f[8]), jnum(f[9]), jnum(f[10]), jnum(f[11]), jnum(f[12]), \
                 jnum(f[13]), jnum(f[14]), jnum(f[15]), jnum(f[16]), jnum(f[17]), jnum(f[18]), jnum(f[19]), \
                 jnum(f[20]), jnum(f[21]), jnum(f[22]), jnum(f[23]), jnum(f[24]), jnum(f[25]), jnum(f[27]) > json
+        if (f[28] != "") {
+            split(f[28], d, " ")
+            printf ", \"affinity_decisions\": {\"hit\": %d, \"new\": %d, \"rebind\": %d, \"failover\": %d}", d[1], d[2], d[3], d[4] > json
+        }
         printf ", \"note\": %s}", jstr(f[26]) > json
     }
     printf "\n  ],\n  \"summary\": {" > json
@@ -218,9 +292,17 @@ END {
             key = rkey[s, k]
             printf "%s\n        %s: {\"stats\": %s, \"per_round\": %s}", (k > 1 ? "," : ""), jstr(key), jstats(R[s, key]), jrounds(s, key) > json
         }
-        printf "\n      }\n    }" > json
+        printf "\n      }" > json
+        if (s in aff_seen)
+            printf ",\n      \"tether_affinity_decisions\": {\"requests\": %d, \"hit\": %d, \"new\": %d, \"rebind\": %d, \"failover\": %d}", \
+                aff_req[s], aff[s, 1], aff[s, 2], aff[s, 3], aff[s, 4] > json
+        printf "\n    }" > json
     }
-    printf "\n  },\n  \"targets\": [" > json
+    printf "\n  },\n  \"within_proxy\": [" > json
+    for (k = 1; k <= nwithin; k++)
+        printf "%s\n    {\"contender\": %s, \"scenarios\": %s, \"us_per_req_difference\": %s, \"us_per_req_ratio\": %s}", \
+            (k > 1 ? "," : ""), jstr(W_c[k]), jstr(W_key[k]), jstats(W_d[k]), jstats(W_r[k]) > json
+    printf "\n  ],\n  \"targets\": [" > json
     for (i = 1; i <= ntgt; i++)
         printf "%s\n    {\"scenario\": %s, \"text\": %s, \"metric\": \"tether/nginx us/req, median of paired ratios\", \"limit\": %s, \"value\": %s, \"result\": %s}", \
             (i > 1 ? "," : ""), jstr(tgt_s[i]), jstr(tgt_text[i]), tgt_limit[i], jnum(tgt_val[i]), jstr(tgt_res[i]) > json

@@ -8,7 +8,9 @@
 # The report prints medians and paired ratios per round. See bench/README.md.
 #
 # Environment: ROUNDS (5) DURATION (10 s) WARMUP (3 s) QUICK=1 (ROUNDS=1 DURATION=3 WARMUP=1)
-#   CONTENDERS ("tether nginx haproxy direct") SCENARIOS ("ka-1k ka-64k close-1k")
+#   CONTENDERS ("tether nginx haproxy direct") SCENARIOS ("ka-1k ka-64k close-1k"; also multi-1k
+#   sticky-1k sticky-new-1k sticky-persist-1k, and "sticky" = ka-1k multi-1k sticky-1k sticky-new-1k)
+#   STICKY_ENDPOINTS (4: endpoints 127.0.0.1..127.0.0.N of the multi-endpoint Service)
 #   THREADS (2) CONNS (50) PIN (1) WRK_CPU (0) PROXY_CPU (1) LOAD_MAX (0.2 cores)
 #   TETHER_BIN (build/tether) TETHER_ARGS (extra flags) TETHER_READY_TIMEOUT (10 s)
 #   KEEP_TMP=1 (keep configs, logs and raw wrk output) STRICT=1 (exit 1 unless every target PASSes)
@@ -31,6 +33,8 @@ LOAD_MAX=${LOAD_MAX:-0.2}
 NICE=${NICE:-0}
 CONTENDERS=${CONTENDERS:-"tether nginx haproxy direct"}
 SCENARIOS=${SCENARIOS:-"ka-1k ka-64k close-1k"}
+STICKY_ENDPOINTS=${STICKY_ENDPOINTS:-4}
+COOKIE_NAME=INGRESSCOOKIE       # ingress-nginx's default session-cookie-name
 TETHER_BIN=${TETHER_BIN:-build/tether}
 TETHER_ARGS=${TETHER_ARGS:-}
 TETHER_LOG=${TETHER_LOG-info,access=off}     # TT_LOG for tether: no access log, like nginx's access_log off
@@ -39,6 +43,25 @@ CLK_TCK=$(getconf CLK_TCK)
 
 say()  { printf '%s\n' "$*" >&2; }
 die()  { say "bench: $*"; exit 1; }
+
+# Scenario names: "sticky" expands to the sticky-session set; unknown names stop here, not later.
+SCENARIOS=$(for s in $SCENARIOS; do
+                if [ "$s" = sticky ]; then echo ka-1k multi-1k sticky-1k sticky-new-1k; else echo "$s"; fi
+            done | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+SCENARIOS=${SCENARIOS% }
+for s in $SCENARIOS; do
+    case $s in
+    ka-1k|ka-64k|close-1k|multi-1k|sticky-1k|sticky-new-1k|sticky-persist-1k) ;;
+    *) die "unknown scenario $s (ka-1k ka-64k close-1k multi-1k sticky-1k sticky-new-1k sticky-persist-1k sticky)";;
+    esac
+done
+[ -n "$SCENARIOS" ] || die "SCENARIOS is empty"
+SW=$(for s in $SCENARIOS; do echo "${#s}"; done | sort -n | tail -1)   # name width in progress lines
+[ "$SW" -lt 8 ] && SW=8
+case $STICKY_ENDPOINTS in ''|*[!0-9]*) die "STICKY_ENDPOINTS must be a number (1-254)";; esac
+if [ "$STICKY_ENDPOINTS" -lt 1 ] || [ "$STICKY_ENDPOINTS" -gt 254 ]; then die "STICKY_ENDPOINTS must be 1-254"; fi
+EP_ADDRS=()     # the multi-endpoint Service's "pods": one echo backend listening on each address
+for ((i = 1; i <= STICKY_ENDPOINTS; i++)); do EP_ADDRS+=("127.0.0.$i"); done
 
 for t in wrk nginx haproxy curl taskset cc awk ss; do
     command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || die "missing $t (apt-get install -y nginx-light haproxy wrk curl)"
@@ -130,7 +153,10 @@ mem_kib() {
     echo "$rss $pss"
 }
 
+# pick_port: a free port in PICKED. Not $(pick_port): USED_PORTS must be updated in this shell,
+# or two picks could return the same port.
 USED_PORTS=" "
+PICKED=
 pick_port() {
     local p listening
     listening=$(ss -Htln 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | tr '\n' ' ')
@@ -138,7 +164,7 @@ pick_port() {
         p=$((20000 + RANDOM % 12000))           # below the ephemeral range 32768-60999
         case " $listening $USED_PORTS " in *" $p "*) continue;; esac
         USED_PORTS+="$p "
-        echo "$p"; return 0
+        PICKED=$p; return 0
     done
     die "no free port"
 }
@@ -221,17 +247,39 @@ say "bench: $ROUNDS rounds x ${DURATION}s (+${WARMUP}s warm-up), wrk -t$THREADS 
 # ---------------------------------------------------------------------------------------------
 # Backend.
 cc -O2 -Wall -o build/bench/echo-backend bench/echo-backend.c || die "cannot build the echo backend"
-BPORT=$(pick_port)
-"${RUN[@]}" build/bench/echo-backend "$BPORT" > "$TMP/backend.log" 2>&1 &
+pick_port; BPORT=$PICKED
+# One process listening on BPORT at 127.0.0.1 .. 127.0.0.N: the one-endpoint Service uses
+# 127.0.0.1, the multi-endpoint one (multi-1k and sticky-*) all N addresses.
+"${RUN[@]}" build/bench/echo-backend "$BPORT" "${EP_ADDRS[@]}" > "$TMP/backend.log" 2>&1 &
 BPID=$!
 STARTED+=("$BPID")
 wait_ready "$BPORT" 5 "$BPID" || die "echo backend did not start (see $TMP/backend.log)"
+for a in "${EP_ADDRS[@]}"; do
+    http_ok "http://$a:$BPORT/1k" 1024 || die "echo backend does not answer on $a:$BPORT (see $TMP/backend.log)"
+done
 pin "$BPID"
 meta backend_port "$BPORT"
+meta sticky_endpoints "$STICKY_ENDPOINTS"
+meta cookie_name "$COOKIE_NAME"
 
 declare -A PORT PID STATUS
 CLIST=()      # contenders that run
 
+# Lines for the multi-endpoint upstream: printf FORMAT with (n, address, n) per endpoint, n = 1..N.
+ep_lines() {
+    local i
+    for ((i = 0; i < ${#EP_ADDRS[@]}; i++)); do
+        # shellcheck disable=SC2059
+        printf "$1" "$((i + 1))" "${EP_ADDRS[$i]}" "$((i + 1))"
+    done
+}
+
+# Routes besides "/" -> the one-endpoint backend (ka-1k, ka-64k, close-1k), in every contender:
+#   /multi/   the N endpoints, round-robin, no affinity (multi-1k: the control)
+#   /sticky/  the N endpoints, cookie affinity (sticky-1k, sticky-new-1k)
+#   /persist/ the N endpoints, cookie affinity, tether's persistent mode (sticky-persist-1k)
+# nginx: hash $cookie_INGRESSCOOKIE consistent (ketama, 160 points per server, like tether's
+# balanced ring); it issues no cookie. HAProxy: its native cookie insert (a server id per cookie).
 start_nginx() {
     local d=$TMP/nginx p=$1
     mkdir -p "$d/tmp"
@@ -254,10 +302,34 @@ http {
         server 127.0.0.1:$BPORT;
         keepalive 64;
     }
+    upstream echo_multi {
+$(ep_lines "        server %.0s%s:$BPORT;%.0s\n")
+        keepalive 64;
+    }
+    upstream echo_sticky {
+        hash \$cookie_$COOKIE_NAME consistent;
+$(ep_lines "        server %.0s%s:$BPORT;%.0s\n")
+        keepalive 64;
+    }
     server {
         listen 127.0.0.1:$p;
         location / {
             proxy_pass http://echo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /multi/ {
+            proxy_pass http://echo_multi;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /sticky/ {
+            proxy_pass http://echo_sticky;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /persist/ {
+            proxy_pass http://echo_sticky;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }
@@ -285,9 +357,18 @@ defaults
     timeout http-keep-alive 30s
 frontend fe
     bind 127.0.0.1:$p
+    use_backend be_multi if { path_beg /multi/ }
+    use_backend be_sticky if { path_beg /sticky/ /persist/ }
     default_backend be
 backend be
     server echo 127.0.0.1:$BPORT
+backend be_multi
+    balance roundrobin
+$(ep_lines "    server s%d %s:$BPORT%.0s\n")
+backend be_sticky
+    balance roundrobin
+    cookie $COOKIE_NAME insert indirect nocache
+$(ep_lines "    server s%d %s:$BPORT cookie s%d\n")
 EOF
     "${RUN[@]}" "$HAPROXY" -W -db -f "$d/haproxy.cfg" > "$d/haproxy.log" 2>&1 &
     STARTED_PID=$!
@@ -296,10 +377,13 @@ EOF
 start_tether() {
     local d=$TMP/tether p=$1 h
     mkdir -p "$d"
-    h=$(pick_port)
+    pick_port; h=$PICKED
+    TETHER_HEALTHZ=$h
     meta tether_healthz_port "$h"
     cat > "$d/manifests.yaml" <<EOF
-# Generated by bench/run.sh: one Service backed by the bench echo backend.
+# Generated by bench/run.sh: Service echo (one endpoint, 127.0.0.1) for "/", and Service
+# echo-multi (the echo backend on 127.0.0.1..N, one endpoint each, like N pods) for /multi
+# (no affinity), /sticky (affinity: cookie, balanced) and /persist (affinity-mode: persistent).
 apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata:
@@ -346,7 +430,57 @@ spec:
               service:
                 name: echo
                 port: {number: 80}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo-multi
+  namespace: default
+spec:
+  ports:
+    - {name: http, port: 80, protocol: TCP, targetPort: $BPORT}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: echo-multi-1
+  namespace: default
+  labels:
+    kubernetes.io/service-name: echo-multi
+addressType: IPv4
+ports:
+  - {name: http, port: $BPORT, protocol: TCP}
+endpoints:
+$(ep_lines '  - addresses: ["%.0s%s"]%.0s\n    conditions: {ready: true}\n')
 EOF
+    local name ann
+    for name in multi sticky persist; do
+        case $name in
+        multi)   ann='{}';;
+        sticky)  ann="{nginx.ingress.kubernetes.io/affinity: cookie}";;
+        persist) ann="{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/affinity-mode: persistent}";;
+        esac
+        cat >> "$d/manifests.yaml" <<EOF
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: echo-$name
+  namespace: default
+  annotations: $ann
+spec:
+  ingressClassName: tether
+  rules:
+    - http:
+        paths:
+          - path: /$name
+            pathType: Prefix
+            backend:
+              service:
+                name: echo-multi
+                port: {number: 80}
+EOF
+    done
     # Same upstream keep-alive pool as nginx (keepalive 64), when this tether has the flag.
     local extra=()
     timeout 5 "$TETHER_BIN" --help 2>&1 | grep -q -- --upstream-keepalive && extra+=(--upstream-keepalive 64)
@@ -372,7 +506,7 @@ for c in $CONTENDERS; do
         say "bench: tether: ${STATUS[$c]}"
         continue
     fi
-    PORT[$c]=$(pick_port)
+    pick_port; PORT[$c]=$PICKED
     "start_$c" "${PORT[$c]}"
     PID[$c]=$STARTED_PID
     STARTED+=("${PID[$c]}")
@@ -408,18 +542,106 @@ for c in tether nginx haproxy direct; do
 done
 [ "${#CLIST[@]}" -gt 0 ] || die "nothing to run"
 
+# ---------------------------------------------------------------------------------------------
+# Affinity cookies for multi-1k and the sticky scenarios: one per contender, taken once from its
+# own first response and then sent by every wrk connection (the steady state of a sticky
+# client). tether: its balanced (/sticky) and persistent (/persist) cookies. HAProxy: its
+# inserted server cookie. nginx issues none: it gets tether's values (the same bytes to hash
+# and forward), or stand-ins of the same shape when tether does not run. direct: the same.
+declare -A CK_STICKY CK_PERSIST
+FAKE_STICKY="0123456789abcdef|0123456789abcdef0123456789abcdef"
+FAKE_PERSIST="0123456789abcdef0123456789abcdef|0123456789abcdef0123456789abcdef"
+
+probe() {    # probe URL [COOKIE] -> P_CODE P_SIZE P_SETC (our cookie's value in a Set-Cookie)
+    local hdr=() out
+    [ -n "${2:-}" ] && hdr=(-H "Cookie: $COOKIE_NAME=$2")
+    : > "$TMP/probe.h"
+    out=$(curl -s -o /dev/null -D "$TMP/probe.h" -w '%{http_code} %{size_download}' --max-time 2 \
+          "${hdr[@]}" "$1" 2>/dev/null)
+    P_CODE=${out% *}; P_SIZE=${out#* }
+    P_SETC=$(tr -d '\r' < "$TMP/probe.h" | awk -v n="$COOKIE_NAME=" '
+        tolower($1) == "set-cookie:" && index($2, n) == 1 {
+            v = substr($2, length(n) + 1); sub(/;.*/, "", v); print v; exit }')
+}
+
+# sticky_cookie URL: a new cookie from URL, checked to be honoured (200, 1024 bytes and no new
+# Set-Cookie when sent back). Prints the value, or nothing and a reason on stderr.
+sticky_cookie() {
+    local v
+    probe "$1"
+    v=$P_SETC
+    if [ "$P_CODE $P_SIZE" != "200 1024" ] || [ -z "$v" ]; then
+        say "bench: $1: no $COOKIE_NAME cookie (status $P_CODE, $P_SIZE bytes)"; return 1
+    fi
+    probe "$1" "$v"
+    if [ "$P_CODE $P_SIZE" != "200 1024" ] || [ -n "$P_SETC" ]; then
+        say "bench: $1: cookie $v not honoured (status $P_CODE, $P_SIZE bytes, new cookie '$P_SETC')"; return 1
+    fi
+    echo "$v"
+}
+
+NEED_COOKIES=0
+for s in $SCENARIOS; do case $s in multi-1k|sticky-*) NEED_COOKIES=1;; esac; done
+if [ "$NEED_COOKIES" = 1 ]; then
+    for c in tether haproxy; do
+        [ "${STATUS[$c]:-}" = running ] || continue
+        base="http://127.0.0.1:${PORT[$c]}"
+        CK_STICKY[$c]=$(sticky_cookie "$base/sticky/1k")
+        CK_PERSIST[$c]=$(sticky_cookie "$base/persist/1k")   # HAProxy: the same backend
+        if [ -z "${CK_STICKY[$c]}" ] || [ -z "${CK_PERSIST[$c]}" ]; then
+            # tether's runs are then flagged by the affinity check; HAProxy's config is ours.
+            [ "$c" = tether ] || die "$c: no usable affinity cookie (config in $TMP, KEEP_TMP=1 to keep it)"
+            say "bench: tether: no usable affinity cookie: its sticky runs will be flagged"
+        fi
+    done
+    for c in nginx direct; do
+        CK_STICKY[$c]=${CK_STICKY[tether]:-$FAKE_STICKY}
+        CK_PERSIST[$c]=${CK_PERSIST[tether]:-$FAKE_PERSIST}
+    done
+    for c in "${CLIST[@]}"; do
+        meta "cookie_sticky_$c" "${CK_STICKY[$c]:-}"
+        meta "cookie_persist_$c" "${CK_PERSIST[$c]:-}"
+        # Every route answers through this contender (direct serves any path).
+        for u in "/multi/1k ${CK_STICKY[$c]:-}" "/sticky/1k ${CK_STICKY[$c]:-}" "/sticky/1k" \
+                 "/persist/1k ${CK_PERSIST[$c]:-}"; do
+            read -r path ck <<< "$u"
+            probe "http://127.0.0.1:${PORT[$c]}$path" "${ck:-}"
+            [ "$P_CODE $P_SIZE" = "200 1024" ] || [ "$c" = tether ] ||
+                die "$c: $path gives status $P_CODE, $P_SIZE bytes (config in $TMP, KEEP_TMP=1 to keep it)"
+        done
+        say "bench: $c: $COOKIE_NAME=${CK_STICKY[$c]:-} (persistent: ${CK_PERSIST[$c]:-})"
+    done
+fi
+
 n_runs=$(( ROUNDS * $(wc -w <<< "$SCENARIOS") * ${#CLIST[@]} ))
 say "bench: $n_runs runs, about $(( n_runs * (DURATION + WARMUP + 1) / 60 + 1 )) min"
 
 # ---------------------------------------------------------------------------------------------
 # One measured run.
-scenario_args() {    # -> PATH_ SIZE_ HDR_
+scenario_args() {    # scenario_args SCENARIO CONTENDER -> PATH_ SIZE_ HDR_
+    local cs="Cookie: $COOKIE_NAME=${CK_STICKY[$2]:-}" cp="Cookie: $COOKIE_NAME=${CK_PERSIST[$2]:-}"
     case $1 in
     ka-1k)    PATH_=/1k;  SIZE_=1024;  HDR_=();;
     ka-64k)   PATH_=/64k; SIZE_=65536; HDR_=();;
     close-1k) PATH_=/1k;  SIZE_=1024;  HDR_=(-H 'Connection: close');;
+    # N endpoints, no affinity, the same request bytes as sticky-1k: the control for it.
+    multi-1k)          PATH_=/multi/1k;   SIZE_=1024; HDR_=(-H "$cs");;
+    sticky-1k)         PATH_=/sticky/1k;  SIZE_=1024; HDR_=(-H "$cs");;
+    sticky-new-1k)     PATH_=/sticky/1k;  SIZE_=1024; HDR_=();;
+    sticky-persist-1k) PATH_=/persist/1k; SIZE_=1024; HDR_=(-H "$cp");;
     *) die "unknown scenario $1";;
     esac
+}
+
+# tether's tether_affinity_decisions_total as "hit new rebind failover", or nothing when
+# /metrics cannot be read or has no such counter.
+aff_counts() {
+    local m
+    [ -n "${TETHER_HEALTHZ:-}" ] || return 0
+    m=$(curl -s --max-time 2 "http://127.0.0.1:$TETHER_HEALTHZ/metrics" 2>/dev/null) || return 0
+    awk '/^tether_affinity_decisions_total\{/ && match($0, /outcome="[a-z]+"/) {
+             v[substr($0, RSTART + 9, RLENGTH - 10)] = $NF; n++ }
+         END { if (n) printf "%d %d %d %d\n", v["hit"], v["new"], v["rebind"], v["failover"] }' <<< "$m"
 }
 
 # CPU (in cores) used over 1 s by all processes while ours idle: load from others.
@@ -434,7 +656,7 @@ foreign_load() {
 
 run_one() {    # run_one ROUND SCENARIO CONTENDER POSITION
     local r=$1 s=$2 c=$3 pos=$4 url raw pids bpids
-    scenario_args "$s"
+    scenario_args "$s" "$c"
     url="http://127.0.0.1:${PORT[$c]}$PATH_"
     raw=$TMP/wrk-r$r-$s-$c.txt
     if ! kill -0 "${PID[$c]}" 2>/dev/null; then
@@ -448,7 +670,8 @@ run_one() {    # run_one ROUND SCENARIO CONTENDER POSITION
 
     pids=""; [ "$c" = direct ] || pids=$(tree_pids "${PID[$c]}")
     bpids=$(tree_pids "$BPID")
-    local p0 q0 t0 p1 q1 t1 mem wrk_s line
+    local p0 q0 t0 p1 q1 t1 mem wrk_s line a0='' a1=''
+    [ "$c" = tether ] && a0=$(aff_counts)    # outside the measured window
     snap_all > "$TMP/s0"
     p0=$(cpu_ticks $pids); q0=$(cpu_ticks $bpids); t0=$EPOCHREALTIME
     ( timeout $((DURATION + 15)) "${WRK_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
@@ -461,6 +684,7 @@ run_one() {    # run_one ROUND SCENARIO CONTENDER POSITION
     WRK_PID=
     p1=$(cpu_ticks $pids); q1=$(cpu_ticks $bpids); t1=$EPOCHREALTIME
     snap_all > "$TMP/s1"
+    [ "$c" = tether ] && a1=$(aff_counts)
     # `times` in the subshell: its children = wrk. Line 2 is "0m1.234s 0m0.567s".
     wrk_s=$(awk 'NR == 2 { s = 0
                  for (i = 1; i <= 2; i++) { split($i, m, "m"); sub("s", "", m[2]); s += m[1] * 60 + m[2] }
@@ -471,11 +695,37 @@ run_one() {    # run_one ROUND SCENARIO CONTENDER POSITION
         -v elapsed="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" -v mem="$mem" \
         -v direct="$([ "$c" = direct ] && echo 1 || echo 0)" -f bench/parse-wrk.awk "$raw")
     [ -n "$line" ] || line=$(printf '%s\t%s\t%s\t%s\tfail' "$r" "$s" "$c" "$pos")
+    # Column 28: tether's affinity decisions during the measured run ("hit new rebind failover"),
+    # checked against the scenario: every request of sticky-1k/-persist a hit, of sticky-new-1k
+    # a new cookie, of the others none (status "affinity" otherwise).
+    line=$(awk -F'\t' -v OFS='\t' -v a0="$a0" -v a1="$a1" -v s="$s" -v c="$c" '{
+        for (i = NF + 1; i <= 27; i++) $i = ""
+        $28 = ""
+        if (a0 != "" && a1 != "") {
+            split(a0, x, " "); split(a1, y, " ")
+            for (i = 1; i <= 4; i++) d[i] = y[i] - x[i]
+            $28 = d[1] " " d[2] " " d[3] " " d[4]
+            req = $10 + 0; why = ""
+            if (s == "sticky-1k" || s == "sticky-persist-1k") {
+                if (d[2] + d[3] + d[4] > 0 || d[1] < req) why = "expected only cookie hits"
+            } else if (s == "sticky-new-1k") {
+                if (d[1] + d[3] + d[4] > 0 || d[2] < req) why = "expected a new cookie per request"
+            } else if (d[1] + d[2] + d[3] + d[4] > 0) why = "expected no affinity"
+            if (why != "" && $5 != "fail" && $5 != "died") {
+                if ($5 == "ok") $5 = "affinity"
+                $26 = $26 ($26 == "" ? "" : "; ") sprintf("%s: hit %d new %d rebind %d failover %d for %d requests", why, d[1], d[2], d[3], d[4], req)
+            }
+        } else if (c == "tether" && s ~ /^sticky-/ && $5 == "ok") {
+            $5 = "affinity"; $26 = "no tether_affinity_decisions_total on /metrics"
+        }
+        print }' <<< "$line")
     printf '%s\n' "$line" >> "$RUNS"
-    awk -F'\t' '{ flag = ($5 == "ok") ? "" : "  <-- " $5 " " $26
-        if ($6 == "") { printf "  r%-2s %-8s %-7s  no result%s\n", $1, $2, $3, flag; exit }
-        printf "  r%-2s %-8s %-7s %8.0f req/s  p99 %6.2f ms  proxy %5s us/req  backend %5.1f us/req  cpu%% proxy %3s backend %3.0f wrk %3.0f others %3.0f%s\n",
-            $1, $2, $3, $6, $8, ($18 == "") ? "-" : sprintf("%.1f", $18), $19, ($21 == "") ? "-" : $21, $22, $23, 100 * $27, flag }' \
+    awk -F'\t' -v w="$SW" '{ flag = ($5 == "ok") ? "" : "  <-- " $5 " " $26
+        if ($6 == "") { printf "  r%-2s %-*s %-7s  no result%s\n", $1, w, $2, $3, flag; exit }
+        split($28, d, " ")
+        aff = (d[1] + d[2] + d[3] + d[4] > 0) ? sprintf("  affinity hit %d new %d", d[1], d[2]) : ""
+        printf "  r%-2s %-*s %-7s %8.0f req/s  p99 %6.2f ms  proxy %5s us/req  backend %5.1f us/req  cpu%% proxy %3s backend %3.0f wrk %3.0f others %3.0f%s%s\n",
+            $1, w, $2, $3, $6, $8, ($18 == "") ? "-" : sprintf("%.1f", $18), $19, ($21 == "") ? "-" : $21, $22, $23, 100 * $27, aff, flag }' \
         <<< "$line" >&2
 }
 
