@@ -193,10 +193,12 @@ int tt_route_builder_add_rule(struct tt_route_builder *b, const char *host, cons
                               enum tt_path_type type, int backend, const char *ingress,
                               const struct tt_route_policy *policy, struct tt_err *err);
 
-/* The rule a canary would attach to: same host (as written, lower-cased), same path type, and
- * the same path (Exact: as written; Prefix: the same normalized path, as add_rule compares).
- * Sets *policy (borrowed from |b| until it is finished or freed) and *backend and returns 0,
- * or TT_ENOENT when there is no such rule. */
+/* The rule a canary would attach to: same host (as written, lower-cased; NULL or "" for the
+ * rules without a host), same path type, and the same path (Exact: as written; Prefix and
+ * ImplementationSpecific: the same normalized path, as add_rule compares). Sets *policy and
+ * *backend and returns 0, or TT_ENOENT when there is no such rule. *policy is borrowed from
+ * |b| until the next add_rule (which may move the rules), finish or free; until then it also
+ * identifies the rule. Never allocates, so TT_ENOENT never stands for out of memory. */
 int tt_route_builder_find_rule(const struct tt_route_builder *b, const char *host,
                                const char *path, enum tt_path_type type,
                                const struct tt_route_policy **policy, int *backend);
