@@ -28,16 +28,30 @@ const char *tt_canary__reason_name(enum tt_canary_reason r)
     return (size_t)r < TT_ARRAY_SIZE(reason_names) ? reason_names[r] : NULL;
 }
 
+/* PCRE2's default match limit (10 million) lets a pattern like ^(a+)+$ hold a worker for
+ * half a second on a 41-byte header; 100k steps is far above what a header pattern needs
+ * and bounds that to about 2 ms. Hitting it is a match error: the request goes to the
+ * primary, as ingress-nginx sends it there on any regex error. */
+#define REGEX_MATCH_LIMIT 100000
+
 int tt_canary__worker_init(struct tt_worker *w)
 {
     w->regex_md = pcre2_match_data_create(1, NULL);
-    return w->regex_md != NULL ? 0 : TT_ENOMEM;
+    w->regex_mctx = pcre2_match_context_create(NULL);
+    if (w->regex_md == NULL || w->regex_mctx == NULL) {
+        tt_canary__worker_dispose(w);
+        return TT_ENOMEM;
+    }
+    pcre2_set_match_limit(w->regex_mctx, REGEX_MATCH_LIMIT);
+    return 0;
 }
 
 void tt_canary__worker_dispose(struct tt_worker *w)
 {
     pcre2_match_data_free(w->regex_md); /* NULL is a no-op */
+    pcre2_match_context_free(w->regex_mctx);
     w->regex_md = NULL;
+    w->regex_mctx = NULL;
 }
 
 static unsigned char lower(unsigned char c)
@@ -115,7 +129,8 @@ static enum verdict header_rule(const struct tt_route_canary *c, const struct tt
     if (c->header_pattern.len > 0) {
         if (c->header_regex == NULL)
             return RULED_OUT; /* ingress-nginx: a regex error sends the request to the primary */
-        rc = pcre2_match(c->header_regex, (PCRE2_SPTR)v.ptr, v.len, 0, 0, w->regex_md, NULL);
+        rc = pcre2_match(c->header_regex, (PCRE2_SPTR)v.ptr, v.len, 0, 0, w->regex_md,
+                         w->regex_mctx);
         if (rc >= 0)
             return TO_CANARY;
         return rc == PCRE2_ERROR_NOMATCH ? FALL_THROUGH : RULED_OUT;

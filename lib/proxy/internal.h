@@ -64,6 +64,7 @@ struct tt_worker {
     unsigned n_free_bufs;
     uint64_t rng[4];                 /* xoshiro256** state for request ids */
     void *regex_md;                  /* pcre2_match_data for canary header patterns */
+    void *regex_mctx;                /* pcre2_match_context: the match limit */
     char port_text[8];               /* the listener port, for X-Forwarded-Port */
     struct tt_worker_counters c;
 };

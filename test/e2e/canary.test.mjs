@@ -10,7 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  fixture, ingressClass, ingress, service, endpointSlice, freePort, until, sleep, SUITE,
+  fixture, ingressClass, ingress, service, endpointSlice, freePort, until, sleep, SUITE, SLOW,
 } from './lib/tether.mjs';
 import {
   backendName, backendKey, nodeId, persistentKey, ring, ringLookup, parseSetCookie,
@@ -247,6 +247,23 @@ describe('canary releases', SUITE, () => {
     }, 'a report of the bad pattern');
     assert.equal(reps.length, 1, JSON.stringify(reps));
     assert.ok(reps[0].reason.includes('"v2("'), reps[0].reason);
+  });
+
+  test('a pattern with catastrophic backtracking hits the match limit: the request goes to the primary quickly, the worker stays responsive', async () => {
+    const a = await release('hdos', {
+      canary: { 'canary-by-header': 'X-Version', 'canary-by-header-pattern': '^(a+)+$', 'canary-weight': '100' },
+    });
+    await expect(a, hdr('X-Version', 'aaaa'), 'v2', 'header', 'an ordinary match');
+    const evil = `${'a'.repeat(40)}!`;
+    const t0 = Date.now();
+    const rs = [];
+    for (let i = 0; i < 20; i++) rs.push(await get(a.host, hdr('X-Version', evil)));
+    const took = Date.now() - t0;
+    for (const r of rs) assert.equal(r.role, 'v1', 'a match error rules the canary out');
+    for (const l of (await logsOf(rs)).values()) assert.equal(l.canary, 'header');
+    // PCRE2's default limit (10M steps) costs 22 ms per request with JIT, 130 ms without; the
+    // worker's 100k limit about 0.3 ms. A loose bound: 20 requests at the default take > 400 ms.
+    assert.ok(took < 300 * SLOW, `20 requests took ${took} ms`);
   });
 
   // ------------------------------------------------------------------ cookie
