@@ -17,6 +17,7 @@
 /* clang-format on */
 
 #include "unit/leakcheck.h"
+#include "unit/model/fixtures.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,100 +33,6 @@
 
 #define P "nginx.ingress.kubernetes.io/"
 
-static char reports[1 << 15];
-static int n_reports;
-
-static int setup(void **state)
-{
-    (void)state;
-    reports[0] = '\0';
-    n_reports = 0;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    if (getenv("TT_TEST_VERBOSE") != NULL)
-        fputs(reports, stderr);
-    tt_test_leaks_end();
-    return 0;
-}
-
-static void on_reject(void *ud, const char *kind, const char *object, const char *reason)
-{
-    size_t n = strlen(reports);
-    assert_ptr_equal(ud, &reports);
-    snprintf(reports + n, sizeof(reports) - n, "%s %s: %s\n", kind, object, reason);
-    n_reports++;
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int k = 0;
-    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        k++;
-    return k;
-}
-
-/* Decodes one object written as JSON with ' for ". Returns 0, or an error in the OOM child. */
-static int decode(struct tt_k8s_object **o, const char *fmt, va_list ap)
-{
-    char buf[8192];
-    struct tt_err err = {0};
-    cJSON *j;
-    int rc;
-
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    for (char *p = buf; *p != '\0'; p++)
-        if (*p == '\'')
-            *p = '"';
-    if ((j = cJSON_Parse(buf)) == NULL)
-        return TT_EINVAL;
-    rc = tt_k8s_decode(TT_K8S_KIND_NONE, j, o, &err);
-    cJSON_Delete(j);
-    return rc;
-}
-
-static int try_add(struct tt_k8s_store *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int try_add(struct tt_k8s_store *s, const char *fmt, ...)
-{
-    struct tt_k8s_object *o = NULL;
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = decode(&o, fmt, ap);
-    va_end(ap);
-    return rc != 0 ? rc : tt_k8s_store_upsert(s, o);
-}
-
-#define add(s, ...) assert_int_equal(try_add((s), __VA_ARGS__), 0)
-
-static struct tt_k8s_object *ingress_obj(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static struct tt_k8s_object *ingress_obj(const char *fmt, ...)
-{
-    struct tt_k8s_object *o = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    assert_int_equal(decode(&o, fmt, ap), 0);
-    va_end(ap);
-    return o;
-}
-
-static struct tt_k8s_store *new_store(void)
-{
-    struct tt_k8s_store *s = tt_k8s_store_new();
-    assert_non_null(s);
-    add(s, "{'kind':'IngressClass','metadata':{'name':'tether'},'spec':{'controller':"
-           "'tether.dev/ingress-controller'}}");
-    return s;
-}
-
 /* Service shop/web (http:80 -> 3000) with endpoints 10.0.0.1 and 10.0.0.2. */
 static void add_web(struct tt_k8s_store *s)
 {
@@ -135,16 +42,6 @@ static void add_web(struct tt_k8s_store *s)
            "{'kubernetes.io/service-name':'web'}},'addressType':'IPv4',"
            "'ports':[{'name':'http','port':3000}],"
            "'endpoints':[{'addresses':['10.0.0.1']},{'addresses':['10.0.0.2']}]}");
-}
-
-/* An Ingress in namespace shop; |rules| is the JSON of spec.rules. */
-static void add_ingress(struct tt_k8s_store *s, const char *name, const char *ts,
-                        const char *annotations, const char *rules)
-{
-    add(s,
-        "{'kind':'Ingress','metadata':{'name':'%s','namespace':'shop','creationTimestamp':'%s',"
-        "'annotations':{%s}},'spec':{'ingressClassName':'tether','rules':[%s]}}",
-        name, ts, annotations, rules);
 }
 
 static const char *pth(const char *path, const char *type, const char *svc, const char *port)
@@ -235,8 +132,7 @@ static void run_cases(const struct ann_case *cases, size_t n, const char *prefix
         struct tt_route_affinity a;
         char line[1024];
 
-        reports[0] = '\0';
-        n_reports = 0;
+        clear_reports();
         memset(&a, 0xa5, sizeof(a));
         tt_model_affinity_parse(o, prefix, on_reject, &reports, &a);
         if (strcmp(describe(&a), cases[i].want) != 0)

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "unit/leakcheck.h"
+#include "unit/model/fixtures.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,35 +18,13 @@
 #include "base/log.h"
 #include "model/build.h"
 
-static char reports[1 << 14];
-static int n_reports;
 static char ignores[4096];
 
-static int setup(void **state)
+/* The shared setup, and no ignores yet. */
+static int setup_build(void **state)
 {
-    (void)state;
-    reports[0] = '\0';
     ignores[0] = '\0';
-    n_reports = 0;
-    tt_test_leaks_begin();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    if (getenv("TT_TEST_VERBOSE") != NULL)
-        fputs(reports, stderr);
-    tt_test_leaks_end();
-    return 0;
-}
-
-static void on_reject(void *ud, const char *kind, const char *object, const char *reason)
-{
-    size_t n = strlen(reports);
-    assert_ptr_equal(ud, &reports);
-    snprintf(reports + n, sizeof(reports) - n, "%s %s: %s\n", kind, object, reason);
-    n_reports++;
+    return setup(state);
 }
 
 static void on_ignore(void *ud, const char *kind, const char *object, const char *reason)
@@ -55,36 +34,6 @@ static void on_ignore(void *ud, const char *kind, const char *object, const char
     snprintf(ignores + n, sizeof(ignores) - n, "%s %s: %s\n", kind, object, reason);
 }
 
-static void expect_report(const char *line)
-{
-    if (strstr(reports, line) == NULL)
-        fail_msg("no report \"%s\" in:\n%s", line, reports);
-}
-
-/* Adds one object written as JSON with ' for ". */
-static void add(struct tt_k8s_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct tt_k8s_store *s, const char *fmt, ...)
-{
-    char buf[4096];
-    struct tt_k8s_object *o = NULL;
-    struct tt_err err;
-    va_list ap;
-    cJSON *j;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    for (char *p = buf; *p != '\0'; p++)
-        if (*p == '\'')
-            *p = '"';
-    if ((j = cJSON_Parse(buf)) == NULL)
-        fail_msg("bad test JSON: %s", buf);
-    if (tt_k8s_decode(TT_K8S_KIND_NONE, j, &o, &err) != 0)
-        fail_msg("decode: %s in %s", err.msg, buf);
-    cJSON_Delete(j);
-    assert_int_equal(tt_k8s_store_upsert(s, o), 0);
-}
-
 static void add_class(struct tt_k8s_store *s, const char *name, const char *controller,
                       bool is_default)
 {
@@ -92,15 +41,6 @@ static void add_class(struct tt_k8s_store *s, const char *name, const char *cont
         "{'kind':'IngressClass','metadata':{'name':'%s','annotations':"
         "{'ingressclass.kubernetes.io/is-default-class':'%s'}},'spec':{'controller':'%s'}}",
         name, is_default ? "true" : "false", controller);
-}
-
-/* A store with our IngressClass "tether", which add_ingress() refers to. */
-static struct tt_k8s_store *new_store(void)
-{
-    struct tt_k8s_store *s = tt_k8s_store_new();
-    assert_non_null(s);
-    add_class(s, "tether", "tether.dev/ingress-controller", false);
-    return s;
 }
 
 /* A Service with ports http:80->web and metrics:9090, and one slice for it. */
@@ -117,8 +57,8 @@ static void add_web(struct tt_k8s_store *s)
 }
 
 /* An Ingress in namespace shop with one rule for |host| whose paths are |paths| (JSON). */
-static void add_ingress(struct tt_k8s_store *s, const char *name, const char *ts,
-                        const char *annotations, const char *host, const char *paths)
+static void add_host_ingress(struct tt_k8s_store *s, const char *name, const char *ts,
+                             const char *annotations, const char *host, const char *paths)
 {
     add(s,
         "{'kind':'Ingress','metadata':{'name':'%s','namespace':'shop',"
@@ -259,15 +199,15 @@ static void test_resolve_number_and_name(void **state)
     struct tt_route_table *t;
 
     add_web(s);
-    add_ingress(s, "i", "2024-01-01T00:00:00Z", "", "shop.example.com",
-                "{'path':'/num','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'number':80}}}},"
-                "{'path':'/name','pathType':'Exact','backend':{'service':{'name':'web','port':"
-                "{'name':'http'}}}},"
-                "{'path':'/metrics','pathType':'Prefix','backend':{'service':{'name':'web',"
-                "'port':{'number':9090}}}},"
-                "{'pathType':'ImplementationSpecific','backend':{'service':{'name':'web','port':"
-                "{'name':'metrics'}}}}");
+    add_host_ingress(s, "i", "2024-01-01T00:00:00Z", "", "shop.example.com",
+                     "{'path':'/num','pathType':'Prefix','backend':{'service':{'name':'web','port':"
+                     "{'number':80}}}},"
+                     "{'path':'/name','pathType':'Exact','backend':{'service':{'name':'web','port':"
+                     "{'name':'http'}}}},"
+                     "{'path':'/metrics','pathType':'Prefix','backend':{'service':{'name':'web',"
+                     "'port':{'number':9090}}}},"
+                     "{'pathType':'ImplementationSpecific','backend':{'service':{'name':'web',"
+                     "'port':{'name':'metrics'}}}}");
     t = build(s, NULL);
     /* Port 80 has the named targetPort "web": the slice's port "http" (3000) is what counts. */
     assert_string_equal(route(t, "shop.example.com", "/num/x"),
@@ -316,8 +256,8 @@ static void test_multiple_slices(void **state)
     add(s, "{'kind':'EndpointSlice','metadata':{'name':'webx-1','namespace':'shop','labels':"
            "{'kubernetes.io/service-name':'webx'}},'addressType':'IPv4',"
            "'ports':[{'name':'http','port':3000}],'endpoints':[{'addresses':['10.8.8.8']}]}");
-    add_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
-                pth("/", "Prefix", "web", "{'number':80}"));
+    add_host_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
+                     pth("/", "Prefix", "web", "{'number':80}"));
     t = build(s, NULL);
     assert_string_equal(route(t, "a", "/"),
                         "shop/web:80=10.0.0.1:3000,10.0.0.2:3000,10.0.0.3:3000,[fd00::1]:3000");
@@ -343,8 +283,8 @@ static void test_readiness_and_fallback(void **state)
            "'terminating':true}},"
            "{'addresses':['10.0.1.4'],'conditions':{'ready':false}},"
            "{'addresses':[]}]}");
-    add_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
-                pth("/", "Prefix", "app", "{'number':80}"));
+    add_host_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
+                     pth("/", "Prefix", "app", "{'number':80}"));
     t = build(s, NULL);
     assert_string_equal(route(t, "a", "/"), "shop/app:80=10.0.1.1:8080,10.0.1.2:8080");
     tt_route_table_unref(t);
@@ -383,19 +323,19 @@ static void test_missing_service_and_ports(void **state)
     add_web(s);
     add(s, "{'kind':'Service','metadata':{'name':'db','namespace':'shop'},'spec':{'type':"
            "'ExternalName','externalName':'db.example.com'}}");
-    add_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
-                "{'path':'/x','pathType':'Prefix','backend':{'service':{'name':'nope','port':"
-                "{'number':80}}}},"
-                "{'path':'/y','pathType':'Prefix','backend':{'service':{'name':'nope','port':"
-                "{'number':80}}}},"
-                "{'path':'/g','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'name':'grpc'}}}},"
-                "{'path':'/p','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'number':81}}}},"
-                "{'path':'/db','pathType':'Prefix','backend':{'service':{'name':'db','port':"
-                "{'number':5432}}}},"
-                "{'path':'/ok','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'number':80}}}}");
+    add_host_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
+                     "{'path':'/x','pathType':'Prefix','backend':{'service':{'name':'nope','port':"
+                     "{'number':80}}}},"
+                     "{'path':'/y','pathType':'Prefix','backend':{'service':{'name':'nope','port':"
+                     "{'number':80}}}},"
+                     "{'path':'/g','pathType':'Prefix','backend':{'service':{'name':'web','port':"
+                     "{'name':'grpc'}}}},"
+                     "{'path':'/p','pathType':'Prefix','backend':{'service':{'name':'web','port':"
+                     "{'number':81}}}},"
+                     "{'path':'/db','pathType':'Prefix','backend':{'service':{'name':'db','port':"
+                     "{'number':5432}}}},"
+                     "{'path':'/ok','pathType':'Prefix','backend':{'service':{'name':'web','port':"
+                     "{'number':80}}}}");
     t = build(s, NULL);
     /* The paths stay routed, to backends with no endpoints: the data plane answers 503. */
     assert_string_equal(route(t, "a", "/x"), "shop/nope:80=");
@@ -414,10 +354,9 @@ static void test_missing_service_and_ports(void **state)
     tt_route_table_unref(t);
 
     /* A second Ingress using the same missing Service is told too. */
-    add_ingress(s, "j", "2024-01-02T00:00:00Z", "", "b",
-                pth("/", "Prefix", "nope", "{'number':80}"));
-    reports[0] = '\0';
-    n_reports = 0;
+    add_host_ingress(s, "j", "2024-01-02T00:00:00Z", "", "b",
+                     pth("/", "Prefix", "nope", "{'number':80}"));
+    clear_reports();
     t = build(s, NULL);
     assert_int_equal(n_reports, 5);
     expect_report("Ingress shop/j: service shop/nope not found\n");
@@ -432,13 +371,13 @@ static void test_bad_path_skipped(void **state)
     struct tt_route_table *t;
 
     add_web(s);
-    add_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
-                "{'path':'/bad','pathType':'Regex','backend':{'service':{'name':'web','port':"
-                "{'number':80}}}},"
-                "{'path':'/zero','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'number':0}}}},"
-                "{'path':'/good','pathType':'Prefix','backend':{'service':{'name':'web','port':"
-                "{'number':80}}}}");
+    add_host_ingress(s, "i", "2024-01-01T00:00:00Z", "", "a",
+                     "{'path':'/bad','pathType':'Regex','backend':{'service':{'name':'web','port':"
+                     "{'number':80}}}},"
+                     "{'path':'/zero','pathType':'Prefix','backend':{'service':{'name':'web',"
+                     "'port':{'number':0}}}},"
+                     "{'path':'/good','pathType':'Prefix','backend':{'service':{'name':'web',"
+                     "'port':{'number':80}}}}");
     add(s,
         "{'kind':'Ingress','metadata':{'name':'wild','namespace':'shop'},'spec':{"
         "'ingressClassName':'tether','rules':[{'host':'*','http':{'paths':[%s]}}]}}",
@@ -469,10 +408,10 @@ static void test_conflict_oldest_wins(void **state)
     add(s, "{'kind':'Service','metadata':{'name':'new','namespace':'shop'},'spec':{'ports':["
            "{'port':80}]}}");
     /* "z-old" sorts last by name but is the oldest, so it keeps the rule. */
-    add_ingress(s, "a-new", "2024-06-01T00:00:00Z", "", "a",
-                pth("/", "Prefix", "new", "{'number':80}"));
-    add_ingress(s, "z-old", "2024-01-01T00:00:00Z", "", "a",
-                pth("/", "Prefix", "web", "{'number':80}"));
+    add_host_ingress(s, "a-new", "2024-06-01T00:00:00Z", "", "a",
+                     pth("/", "Prefix", "new", "{'number':80}"));
+    add_host_ingress(s, "z-old", "2024-01-01T00:00:00Z", "", "a",
+                     pth("/", "Prefix", "web", "{'number':80}"));
     t = build(s, NULL);
     assert_string_equal(route(t, "a", "/"), "shop/web:80=10.0.0.1:3000,10.0.0.2:3000");
     assert_int_equal(n_reports, 1);
@@ -481,8 +420,8 @@ static void test_conflict_oldest_wins(void **state)
     tt_route_table_unref(t);
 
     /* Same age: namespace/name decides. */
-    add_ingress(s, "a-new", "2024-01-01T00:00:00Z", "", "a",
-                pth("/", "Prefix", "new", "{'number':80}"));
+    add_host_ingress(s, "a-new", "2024-01-01T00:00:00Z", "", "a",
+                     pth("/", "Prefix", "new", "{'number':80}"));
     t = build(s, NULL);
     assert_string_equal(route(t, "a", "/"), "shop/new:80=");
     tt_route_table_unref(t);
@@ -549,11 +488,11 @@ static void test_proxy_body_size(void **state)
         snprintf(host, sizeof(host), "h%zu", i);
         snprintf(ann, sizeof(ann), "'nginx.ingress.kubernetes.io/proxy-body-size':'%s'",
                  cases[i].value);
-        add_ingress(s, host, "2024-01-01T00:00:00Z", ann, host,
-                    pth("/", "Prefix", "web", "{'number':80}"));
+        add_host_ingress(s, host, "2024-01-01T00:00:00Z", ann, host,
+                         pth("/", "Prefix", "web", "{'number':80}"));
     }
-    add_ingress(s, "none", "2024-01-01T00:00:00Z", "", "none",
-                pth("/", "Prefix", "web", "{'number':80}"));
+    add_host_ingress(s, "none", "2024-01-01T00:00:00Z", "", "none",
+                     pth("/", "Prefix", "web", "{'number':80}"));
     t = build(s, NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(host, sizeof(host), "h%zu", i);
@@ -571,8 +510,8 @@ static void test_proxy_body_size(void **state)
     tt_model_config_init(&cfg);
     cfg.annotations_prefix = "tether.dev";
     cfg.default_max_body = 0;
-    add_ingress(s, "custom", "2024-01-01T00:00:00Z", "'tether.dev/proxy-body-size':'3k'", "custom",
-                pth("/", "Prefix", "web", "{'number':80}"));
+    add_host_ingress(s, "custom", "2024-01-01T00:00:00Z", "'tether.dev/proxy-body-size':'3k'",
+                     "custom", pth("/", "Prefix", "web", "{'number':80}"));
     t = build(s, &cfg);
     assert_int_equal(max_body(t, "custom", "/"), 3072);
     assert_int_equal(max_body(t, "h0", "/"), 0);
@@ -606,8 +545,8 @@ static void test_empty_and_deterministic(void **state)
     for (int i = 0; i < 20; i++) {
         char name[16];
         snprintf(name, sizeof(name), "i%02d", i);
-        add_ingress(s, name, "2024-01-01T00:00:00Z", "", i % 2 ? "a" : "b",
-                    pth(i % 3 ? "/x" : "/y", "Prefix", "web", "{'number':80}"));
+        add_host_ingress(s, name, "2024-01-01T00:00:00Z", "", i % 2 ? "a" : "b",
+                         pth(i % 3 ? "/x" : "/y", "Prefix", "web", "{'number':80}"));
     }
     struct tt_route_table *t1 = tt_model_build(s, NULL, 1, NULL, NULL, NULL);
     struct tt_route_table *t2 = tt_model_build(s, NULL, 2, NULL, NULL, NULL);
@@ -632,16 +571,16 @@ static void test_empty_and_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_class_selection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_resolve_number_and_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_multiple_slices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_readiness_and_fallback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_service_and_ports, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_path_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_oldest_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_backend, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_proxy_body_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_and_deterministic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_class_selection, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_number_and_name, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_multiple_slices, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_readiness_and_fallback, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_service_and_ports, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_path_skipped, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_oldest_wins, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_default_backend, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_body_size, setup_build, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_deterministic, setup_build, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
