@@ -1108,6 +1108,6 @@ int main(int argc, char **argv)
     };
 
     if (argc == 3 && strcmp(argv[1], "--oom-scenario") == 0)
-        return oom_scenario(argv[2]);
+        return tt_test_oom_exit(oom_scenario(argv[2]));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -476,6 +476,6 @@ int main(int argc, char **argv)
     };
 
     if (argc == 2 && strcmp(argv[1], "--oom-scenario") == 0)
-        return oom_scenario();
+        return tt_test_oom_exit(oom_scenario());
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
