@@ -6,16 +6,14 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/hash.h"
 
 static char tombstone_byte;
 #define TOMBSTONE (&tombstone_byte)
 
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
+    return tt_hash_str(s, TT_HASH_SEED);
 }
 
 void tt_strset_init(struct tt_strset *s)

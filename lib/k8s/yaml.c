@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
 
 struct frame {
     cJSON *node;     /* the mapping or sequence being built (owned until attached) */
@@ -83,10 +84,7 @@ static size_t count_nodes(const cJSON *n)
 
 static size_t key_hash(const cJSON *map, const char *key)
 {
-    size_t h = 1469598103934665603ull ^ ((uintptr_t)map >> 4);
-    for (; *key != '\0'; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211ull;
-    return h;
+    return (size_t)tt_hash_str(key, TT_HASH_SEED ^ ((uintptr_t)map >> 4));
 }
 
 static bool key_exists(const struct ctx *c, const cJSON *map, const char *key)

@@ -25,6 +25,7 @@
 #include "base/alloc.h"
 #include "base/base.h"
 #include "base/buf.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "model/annotations.h"
 #include "model/internal.h"
@@ -207,10 +208,7 @@ bool tt_model_ingress_is_ours(const struct tt_k8s_store *s, const struct tt_mode
 
 static size_t hash_str(const char *s)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s != '\0'; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return (size_t)tt_hash_str(s, TT_HASH_SEED);
 }
 
 static struct bentry *cache_find(struct build *bd, const char *name)

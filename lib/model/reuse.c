@@ -15,6 +15,7 @@
 
 #include "base/alloc.h"
 #include "base/base.h"
+#include "base/hash.h"
 
 struct entry {
     char *name;  /* upstream name; NULL = empty slot */
@@ -36,10 +37,7 @@ struct tt_model_reuse {
 
 static size_t hash_key(struct tt_slice name, int mode)
 {
-    size_t h = 1469598103934665603ull ^ (size_t)mode;
-    for (size_t i = 0; i < name.len; i++)
-        h = (h ^ (unsigned char)name.ptr[i]) * 1099511628211ull;
-    return h;
+    return (size_t)tt_hash_bytes(name.ptr, name.len, TT_HASH_SEED ^ (uint64_t)mode);
 }
 
 static void entry_dispose(struct entry *e)

@@ -4,12 +4,11 @@
 
 #include <string.h>
 
+#include "base/hash.h"
+
 static unsigned bucket_of(const char *id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % TT_POOL_BUCKETS;
+    return (unsigned)(tt_hash_str(id, TT_HASH_SEED) % TT_POOL_BUCKETS);
 }
 
 struct tt_upconn *tt_pool__take(struct tt_worker *w, const char *id)
