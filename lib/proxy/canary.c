@@ -176,14 +176,10 @@ enum tt_canary_reason tt_canary__choose(const struct tt_route_rule *rule,
     /* 1. A session pinned to the primary stays there, ahead of every rule. Canaries are only
      * sticky under a sticky primary, with its cookie. */
     if (pa->enabled) {
-        struct tt_slice headers[16];
-        size_t nh = 0;
-        for (int i = tt_http_head_find(req, TT_SLICE_LIT("cookie"), 0);
-             i >= 0 && nh < TT_ARRAY_SIZE(headers);
-             i = tt_http_head_find(req, TT_SLICE_LIT("cookie"), (uint32_t)i + 1))
-            headers[nh++] = tt_http_field_value(req, (uint32_t)i);
-        if (nh > 0)
-            (void)tt_affinity_cookie_parse(pa->cookie_name, headers, nh, &cookie);
+        /* Read as the sticky balancer reads it. Out of memory reads as no cookie (not
+         * pinned); the sticky start that follows then answers 503. */
+        if (tt_sticky__read_cookie(pa->cookie_name, req, &cookie) != 0)
+            memset(&cookie, 0, sizeof(cookie));
         if (tt_affinity_is_affinitized(pa->state, cookie.backend_key))
             return TT_CANARY_PINNED;
     }

@@ -128,6 +128,11 @@ int tt_sticky__start(struct tt_sticky *st, const struct tt_route_affinity *a,
  * |after_failure| when an earlier attempt of this request failed. TT_ENOENT: every endpoint
  * this request may use was tried (answer 502). */
 int tt_sticky__pick(struct tt_sticky *st, struct tt_worker *w, bool after_failure);
+/* The affinity cookie |name| of |req| as ingress-nginx reads it (every Cookie header, the last
+ * occurrence wins), split into its keys; all absent when there is none. Slices point into
+ * |req|. 0, or TT_ENOMEM (more Cookie headers than fit on the stack, and no memory). */
+int tt_sticky__read_cookie(struct tt_slice name, const struct tt_http_head *req,
+                           struct tt_affinity_cookie *out);
 /* Bytes the Set-Cookie header line of an issuing |st| needs at most, CRLF included. */
 size_t tt_sticky__header_size(const struct tt_sticky *st);
 /* Writes "Set-Cookie: ...\r\n" for an issuing |st| into buf[0..cap); its length or TT_ERANGE. */

@@ -29,11 +29,11 @@ const char *tt_sticky__outcome_name(enum tt_sticky_outcome o)
     return (size_t)o < TT_ARRAY_SIZE(outcome_names) ? outcome_names[o] : NULL;
 }
 
-/* nginx joins repeated Cookie headers into $http_cookie, which lua-resty-cookie scans; the
- * scanner takes the values one by one as if joined, so collect them all. */
-static int find_cookie(struct tt_slice name, const struct tt_http_head *req,
-                       struct tt_affinity_cookie *out)
+int tt_sticky__read_cookie(struct tt_slice name, const struct tt_http_head *req,
+                           struct tt_affinity_cookie *out)
 {
+    /* nginx joins repeated Cookie headers into $http_cookie, which lua-resty-cookie scans; the
+     * scanner takes the values one by one as if joined, so collect them all. */
     struct tt_slice stack[COOKIE_FIELDS_ON_STACK], *v = stack;
     size_t n = 0, cap = TT_ARRAY_SIZE(stack);
     bool found;
@@ -72,7 +72,7 @@ int tt_sticky__start(struct tt_sticky *st, const struct tt_route_affinity *a,
     memset(st, 0, offsetof(struct tt_sticky, tried));
     if (a == NULL || !a->enabled || a->state == NULL)
         return 0;
-    if ((rc = find_cookie(a->cookie_name, req, &c)) != 0)
+    if ((rc = tt_sticky__read_cookie(a->cookie_name, req, &c)) != 0)
         return rc;
     st->aff = a;
     st->key = c.upstream_key;
@@ -119,13 +119,16 @@ int tt_sticky__format_header(const struct tt_sticky *st, const struct tt_http_he
 {
     static const char prefix[] = "Set-Cookie: ";
     struct tt_slice ua = {NULL, 0};
-    int ui = tt_http_head_find(req, TT_SLICE_LIT("user-agent"), 0);
     int n;
 
     if (cap < sizeof(prefix) + 2)
         return TT_ERANGE;
-    if (ui >= 0)
-        ua = tt_http_field_value(req, (uint32_t)ui);
+    if (st->aff->conditional_samesite_none && st->aff->samesite == TT_ROUTE_SAMESITE_NONE) {
+        /* Only the conditional SameSite=None rules read the User-Agent. */
+        int ui = tt_http_head_find(req, TT_SLICE_LIT("user-agent"), 0);
+        if (ui >= 0)
+            ua = tt_http_field_value(req, (uint32_t)ui);
+    }
     memcpy(buf, prefix, sizeof(prefix) - 1);
     n = tt_setcookie_format(buf + sizeof(prefix) - 1, cap - (sizeof(prefix) - 1) - 2, st->aff,
                             tt_slice_make(st->value, st->value_len), request_is_tls, ua,

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   fixture, ingressClass, ingress, service, endpointSlice, freePort, until, sleep, SUITE, SLOW,
 } from './lib/tether.mjs';
+import { rawExchange } from './lib/raw.mjs';
 import {
   backendName, backendKey, nodeId, persistentKey, ring, ringLookup, parseSetCookie,
 } from './lib/affinity.mjs';
@@ -654,6 +655,12 @@ describe('canary releases', SUITE, () => {
       assert.equal(l.affinity, 'hit');
       assert.equal(l.backend, a.backends.v2);
     }
+    // The pin is read from every Cookie header, however many: here the 20th.
+    const many20 = await rawExchange(t.httpPort, `GET / HTTP/1.1\r\nHost: ${a.host}\r\n${
+      Array.from({ length: 19 }, (_, i) => `Cookie: c${i}=${i}\r\n`).join('')}Cookie: sess=${c.value}\r\n` +
+      'X-Request-ID: stk-many-cookies\r\nConnection: close\r\n\r\n');
+    assert.equal(many20.responses[0].headers['x-pod'], forced.pod);
+    assert.equal((await t.waitAccess((l) => l.request_id === 'stk-many-cookies')).canary, 'pinned');
     // The header saying never does not move a pinned session either.
     await expect(a, { headers: { 'X-Canary': 'never' }, cookie: `sess=${c.value}` }, 'v2', 'pinned');
 
