@@ -773,7 +773,7 @@ static int attach(struct build *bd, const struct tt_model_canary *c,
     rc = tt_route_builder_add_canary(bd->b, host, path, type, idx, bd->ing->key, &can, &err);
     if (rc == TT_ENOMEM)
         return rc;
-    if (rc != 0) { /* cannot happen with what is checked above; said rather than lost */
+    if (rc != 0) { /* e.g. the rule has TT_ROUTE_MAX_CANARIES already */
         report(bd, "%s: %s", field != NULL ? field : "spec.defaultBackend", err.msg);
         return 0;
     }

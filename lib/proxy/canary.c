@@ -113,6 +113,9 @@ static bool find_cookie(const struct tt_http_head *req, struct tt_slice name, st
     return false;
 }
 
+/* The ruled-out set below is one bit per canary. */
+_Static_assert(TT_ROUTE_MAX_CANARIES <= 64, "one uint64_t bit per canary");
+
 /* What a canary's header and cookie rules say about this request. */
 enum verdict { FALL_THROUGH = 0, TO_CANARY, RULED_OUT };
 
@@ -167,7 +170,7 @@ enum tt_canary_reason tt_canary__choose(const struct tt_route_rule *rule,
     const struct tt_route_affinity *pa = &rule->policy.affinity;
     struct tt_affinity_cookie cookie = {{NULL, 0}, {NULL, 0}};
     uint64_t ruled_out = 0; /* bit i: canary i may not take this request */
-    uint32_t n = TT_MIN(rule->n_canaries, 64u), total = 0, r, upto = 0;
+    uint32_t n = rule->n_canaries, total = 0, r, upto = 0;
     bool any = false;
 
     *out = NULL;

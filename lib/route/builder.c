@@ -608,6 +608,9 @@ int tt_route_builder_add_canary(struct tt_route_builder *b, const char *host, co
     if ((uint32_t)backend == r->backend)
         return tt_err_set(err, TT_EINVAL, "canary of %s%s uses the rule's own backend %s",
                           host != NULL ? host : "", r->path, b->backends[backend].name);
+    if (r->n_canaries == TT_ROUTE_MAX_CANARIES)
+        return tt_err_set(err, TT_EINVAL, "rule %s%s already has %d canaries, the most one rule takes",
+                          host != NULL ? host : "", r->path, TT_ROUTE_MAX_CANARIES);
     if ((rc = affinity_check(&canary->affinity, "canary", err)) != 0)
         return rc;
     if (grow(&r->canaries, &r->cap_canaries, r->n_canaries + 1, sizeof(*r->canaries)) != 0 ||

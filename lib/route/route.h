@@ -94,6 +94,9 @@ struct tt_route_affinity {
     const struct tt_affinity *state;
 };
 
+/* Most canaries one rule takes (tt_route_builder_add_canary refuses more). */
+#define TT_ROUTE_MAX_CANARIES 64
+
 /* One canary Ingress attached to a primary rule (spec/ingress-nginx-annotations.md §3): which
  * requests it takes and how its sessions stick. Strings are copied into the table (and are
  * NUL-terminated there); an empty slice means the rule is not set. */
@@ -207,8 +210,8 @@ int tt_route_builder_find_rule(const struct tt_route_builder *b, const char *hos
  * tt_route_builder_find_rule finds for host, path and type. |canary->backend| and
  * |->ingress| are ignored; its strings are copied; |->header_regex| and an enabled
  * |->affinity.state| must be attached to this builder. Returns 0, TT_ENOENT (no such rule:
- * a canary never creates routes), TT_EINVAL (the rule's own backend is |backend|, or a bad
- * affinity; reason in |err|) or TT_ENOMEM. */
+ * a canary never creates routes), TT_EINVAL (the rule's own backend is |backend|, the rule has
+ * TT_ROUTE_MAX_CANARIES already, or a bad affinity; reason in |err|) or TT_ENOMEM. */
 int tt_route_builder_add_canary(struct tt_route_builder *b, const char *host, const char *path,
                                 enum tt_path_type type, int backend, const char *ingress,
                                 const struct tt_route_canary *canary, struct tt_err *err);

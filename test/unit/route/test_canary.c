@@ -215,11 +215,22 @@ static void test_add_canary_rejected(void **state)
     assert_int_equal(
         tt_route_builder_add_canary(b, "a.com", "/", TT_PATH_PREFIX, q, "ns/c", &c, &err),
         TT_EINVAL);
+    memset(&c.affinity, 0, sizeof(c.affinity));
+    /* One rule takes TT_ROUTE_MAX_CANARIES: the data plane keeps one bit per canary. */
+    add_rule(b, "full.com", "/", TT_PATH_PREFIX, p, NULL);
+    for (int i = 0; i < TT_ROUTE_MAX_CANARIES; i++)
+        assert_int_equal(
+            tt_route_builder_add_canary(b, "full.com", "/", TT_PATH_PREFIX, q, "ns/c", &c, &err), 0);
+    assert_int_equal(
+        tt_route_builder_add_canary(b, "full.com", "/", TT_PATH_PREFIX, q, "ns/c", &c, &err),
+        TT_EINVAL);
+    assert_non_null(strstr(err.msg, "already has 64 canaries"));
 
     /* Nothing of that reached the table. */
     released = 0;
     assert_non_null(t = tt_route_builder_finish(b, 1));
     assert_int_equal(match(t, "a.com", "/x").rule->n_canaries, 0);
+    assert_int_equal(match(t, "full.com", "/").rule->n_canaries, TT_ROUTE_MAX_CANARIES);
     assert_null(match(t, "a.com", "/x").rule->canaries);
     tt_route_table_unref(t);
     assert_int_equal(released, 1);
