@@ -396,7 +396,8 @@ int main(int argc, char **argv)
                 if (o->val == c)
                     bad = o->name;
         if (bad != NULL) {
-            fprintf(stderr, "tether: invalid value '%s' for %s\n", optarg, bad);
+            fprintf(stderr, "tether: invalid value '%s' for %s%s\n", optarg,
+                    strncmp(bad, "--", 2) == 0 ? "" : "--", bad);
             return 2;
         }
     }

@@ -32,6 +32,8 @@ describe('command line', SUITE, () => {
     ['bad duration', ['--client-header-timeout', 'soon']],
     ['bad size', ['--proxy-body-size', '12q']],
     ['bad port', ['--http-port', '70000']],
+    ['no connect attempts', ['--proxy-next-upstream-tries', '0']],
+    ['more connect attempts than a sticky request can remember', ['--proxy-next-upstream-tries', '33']],
   ]) {
     test(`fatal configuration error exits non-zero: ${name}`, async () => {
       const base = ['--manifests', '/dev/null', '--http-port', String(await freePort()), '--healthz-port', String(await freePort()), '--bind-address', '127.0.0.1'];
@@ -39,6 +41,7 @@ describe('command line', SUITE, () => {
       assert.equal(r.signal, null, `killed by ${r.signal} (did it start serving?)`);
       assert.notEqual(r.code, 0);
       assert.ok(r.stderr.trim().length > 0, 'no error line on stderr');
+      if (args[0] !== '--no-such-flag') assert.ok(r.stderr.includes(args[0]), `the error names ${args[0]}: ${r.stderr}`);
     });
   }
 });
