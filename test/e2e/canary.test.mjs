@@ -614,6 +614,22 @@ describe('canary releases', SUITE, () => {
     assert.ok(Math.abs(share('v3') - 0.2) <= 0.1, `a 20 %: ${JSON.stringify(c)}`);
     assert.ok(Math.abs(share('v1') - 0.5) <= 0.1, `primary 50 %: ${JSON.stringify(c)}`);
     for (const l of (await logsOf(rs)).values()) assert.equal(l.canary, 'weight');
+    // Different totals: one draw over the largest (1000); z owns 1..50, a owns 51..350.
+    upd('multi-z', 'multi-v2', { 'canary-weight': '50' });
+    upd('multi-a', 'multi-v3', { 'canary-weight': '300', 'canary-weight-total': '1000' });
+    await sync();
+    const rt = roles(await many(host, 400));
+    const shareT = (r) => (rt[r] ?? 0) / 400;
+    assert.ok(shareT('v2') <= 0.1, `z 5 %: ${JSON.stringify(rt)}`);
+    assert.ok(Math.abs(shareT('v3') - 0.3) <= 0.1, `a 30 %: ${JSON.stringify(rt)}`);
+    assert.ok(Math.abs(shareT('v1') - 0.65) <= 0.1, `primary 65 %: ${JSON.stringify(rt)}`);
+    // "never" rules out only its own canary: z's range goes to the primary, a keeps its own.
+    upd('multi-z', 'multi-v2', { 'canary-by-header': 'X-Z', 'canary-weight': '50' });
+    upd('multi-a', 'multi-v3', { 'canary-weight': '50' });
+    await sync();
+    const rn = roles(await many(host, 400, hdr('X-Z', 'never')));
+    assert.equal(rn.v2 ?? 0, 0, `z is ruled out: ${JSON.stringify(rn)}`);
+    assert.ok(Math.abs((rn.v3 ?? 0) / 400 - 0.5) <= 0.1, `a keeps 51..100: ${JSON.stringify(rn)}`);
     // The older canary goes: the younger one alone.
     kube.remove('Ingress', 'default', 'multi-z');
     upd('multi-a', 'multi-v3', { 'canary-weight': '100' });
