@@ -149,6 +149,9 @@ demo: deps build/tether
 bench: deps build/tether
 	bench/run.sh
 
+bench-rebuild: build/tether
+	TETHER_BIN=$(CURDIR)/build/tether node bench/rebuild.mjs
+
 clean:
 	rm -rf build
 
