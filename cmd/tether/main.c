@@ -421,6 +421,16 @@ int main(int argc, char **argv)
     if (tt_k8s_client_global_init(&err) != 0)
         fatal("cannot initialise libcurl", err.msg);
 
+    /* Signals are caught from here on and handled once the loop runs, so a SIGHUP (or a
+     * SIGTERM) during a long first build is acted on afterwards instead of killing us. */
+    uv_loop_init(&a.loop);
+    uv_signal_init(&a.loop, &a.sigterm);
+    uv_signal_init(&a.loop, &a.sigint);
+    uv_signal_init(&a.loop, &a.sighup);
+    a.sigterm.data = a.sigint.data = a.sighup.data = &a;
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sighup, on_signal, SIGHUP);
     t = NULL;
     if (a.manifests != NULL && (a.reuse = tt_model_reuse_new()) == NULL)
         fatal("no route table", "out of memory");
@@ -428,7 +438,6 @@ int main(int argc, char **argv)
         fatal("no route table", a.manifests);
     if (tt_proxy_start(&a.proxy, &pc, &err) != 0)
         fatal("cannot start the data plane", err.msg);
-    uv_loop_init(&a.loop);
     if (tt_admin_start(&a.admin, &a.loop, pc.bind_address, healthz_port, a.proxy, &err) != 0)
         fatal("cannot start the admin listener", err.msg);
     if (t != NULL) {
@@ -450,13 +459,6 @@ int main(int argc, char **argv)
             healthz_port, pc.workers, a.manifests != NULL ? a.manifests : a.conn.source,
             TT_VERSION_STRING);
 
-    uv_signal_init(&a.loop, &a.sigterm);
-    uv_signal_init(&a.loop, &a.sigint);
-    uv_signal_init(&a.loop, &a.sighup);
-    a.sigterm.data = a.sigint.data = a.sighup.data = &a;
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
-    uv_signal_start(&a.sighup, on_signal, SIGHUP);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     uv_loop_close(&a.loop);
 

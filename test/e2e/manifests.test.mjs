@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawConn } from './lib/raw.mjs';
 import {
-  fixture, ingressClass, ingress, backend, writeManifests, toYaml, who, sleep, SLOW, SUITE,
+  fixture, ingressClass, ingress, backend, endpointSlice, writeManifests, toYaml, who, sleep, SLOW, SUITE,
 } from './lib/tether.mjs';
 
 describe('manifest formats', SUITE, () => {
@@ -180,5 +180,24 @@ describe('SIGHUP re-reads --manifests (as --help documents)', SUITE, () => {
     } finally {
       c.destroy();
     }
+  });
+  test('a SIGHUP that arrives while the first table is still being built is a reload, not a kill', async () => {
+    // 60 sticky Services of 100 endpoints: the first build takes ~100 ms (rings), long after
+    // the "manifests loaded" line that says it has begun.
+    const objs = [ingressClass()];
+    for (let i = 0; i < 60; i++) {
+      const pods = Array.from({ length: 100 }, (_, k) => ({ host: `10.9.${i}.${k + 1}`, port: 8000 }));
+      objs.push(...backend(`s${i}`, pods).slice(0, 1), endpointSlice(`s${i}-a`, {
+        service: `s${i}`, ports: [{ name: 'http', port: 8000 }], endpoints: pods.map((p) => ({ ip: p.host })) }));
+      objs.push(ingress(`i${i}`, { annotations: { 'nginx.ingress.kubernetes.io/affinity': 'cookie' },
+        rules: [{ host: `h${i}.test`, paths: [{ path: '/', service: `s${i}` }] }] }));
+    }
+    const t = await fx.tether({ objects: objs, format: 'json', ready: false });
+    assert.ok(await t.waitLog((l) => l.msg === 'manifests loaded', 5000 * SLOW), 'the load began');
+    t.proc.kill('SIGHUP');
+    await t.waitReady();
+    assert.ok(await t.waitLog((l) => l.msg === 'route table built' && l.cause === 'SIGHUP', 5000 * SLOW),
+      `no reload after the early SIGHUP\n${t.logText()}`);
+    assert.equal(t.exit, null, 'the early SIGHUP killed tether');
   });
 });
